@@ -1,0 +1,34 @@
+# Quick start: `make run` (build and start the server on 127.0.0.1:11211), `make test`.
+# Both install any missing Debian packages first (as root, or through sudo).
+
+PRESET   ?= release
+BUILD    := build/$(PRESET)
+JOBS     ?= 2
+PACKAGES := g++ cmake make libboost-dev libboost-system-dev catch2 \
+            memcached libmemcached-tools python3-pymemcache
+RUN_ARGS ?= -l 127.0.0.1 -p 11211 -v
+
+.PHONY: all deps configure build run test asan-test clean
+
+all: build
+
+deps:
+	@./cmake/install-deps.sh $(PACKAGES)
+
+configure: deps
+	cmake --preset $(PRESET)
+
+build: configure
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+run: build
+	$(BUILD)/examples/line_protocol/line_protocol $(RUN_ARGS)
+
+test: build
+	ctest --preset $(PRESET) -j $(JOBS)
+
+asan-test:
+	$(MAKE) test PRESET=asan
+
+clean:
+	rm -rf build

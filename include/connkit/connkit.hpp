@@ -1,0 +1,13 @@
+#pragma once
+
+#include <connkit/conn_state.hpp>
+#include <connkit/connection.hpp>
+#include <connkit/error.hpp>
+#include <connkit/log.hpp>
+#include <connkit/options.hpp>
+#include <connkit/protocol_handler.hpp>
+#include <connkit/read_buffer.hpp>
+#include <connkit/reply_list.hpp>
+#include <connkit/server.hpp>
+#include <connkit/stats.hpp>
+#include <connkit/version.hpp>

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <type_traits>
+
+#include <boost/system/error_code.hpp>
+
+namespace connkit {
+
+/// Errors raised by connkit itself; socket errors keep their system category.
+enum class errc {
+  input_too_large = 1,  ///< a request did not fit in read_buffer_limit bytes
+  idle_timeout,         ///< closed after idle_timeout with no input
+  server_stopping,      ///< closed by a graceful stop
+  stop_deadline,        ///< closed because the graceful stop's deadline passed
+  protocol_close,       ///< the protocol handler asked to close
+  peer_closed,          ///< the peer closed its end (EOF)
+  bad_action,           ///< a handler returned an Action that cannot apply here
+  invalid_option,       ///< ServerOptions or ListenerOptions hold an unusable value
+};
+
+/// The category of connkit::errc values ("connkit").
+const boost::system::error_category& error_category() noexcept;
+
+/// Makes an error_code of connkit's category.
+inline boost::system::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+}  // namespace connkit
+
+template <>
+struct boost::system::is_error_code_enum<connkit::errc> : std::true_type {};

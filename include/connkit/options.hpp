@@ -1,0 +1,67 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <connkit/log.hpp>
+
+namespace connkit {
+
+class ProtocolHandler;
+
+/// The kind of socket a listener opens.
+enum class Transport : std::uint8_t {
+  tcp,          ///< TCP on an IPv4 or IPv6 address
+  unix_stream,  ///< a UNIX-domain stream socket at a path
+  udp,          ///< UDP: each datagram is one input; replies go back to its sender
+};
+
+/// Makes the handler for one pooled connection. It is called only when the pool has no
+/// free struct; the handler is then reused (on_close(), later on_open()) with its struct.
+/// Throwing std::bad_alloc (or anything) refuses that one connection; the server goes on.
+using HandlerFactory = std::function<std::unique_ptr<ProtocolHandler>()>;
+
+/// One listening socket and the protocol it speaks.
+struct ListenerOptions {
+  Transport transport = Transport::tcp;  ///< what to open
+  std::string host = "127.0.0.1";        ///< tcp/udp: address or host name; localhost unless told otherwise
+  std::uint16_t port = 0;                ///< tcp/udp: port; 0 picks a free one (see Server::port())
+  std::string path;                      ///< unix_stream: the socket's path (a stale socket there is replaced)
+  unsigned unix_mode = 0700;             ///< unix_stream: the socket file's mode (memcached's -a)
+  int backlog = 1024;                    ///< listen() backlog (memcached's -b)
+  bool reuse_port = false;               ///< tcp: one SO_REUSEPORT acceptor per worker instead of one shared
+  std::string name = "auto-negotiate";   ///< shown in "<fd server listening (name)"
+  /// Sent to a client refused by max_connections before it is closed.
+  std::string reject_message = "ERROR Too many open connections\r\n";
+  HandlerFactory handler;                ///< required: makes this listener's protocol handlers
+};
+
+/// Test hooks to inject failures on the slow path (connection set-up); both default to off.
+struct FaultInjection {
+  std::function<bool()> fail_connection_alloc;  ///< true: creating a Connection struct fails as if out of memory
+  std::function<bool()> fail_register;          ///< true: registering an accepted socket fails
+};
+
+/// Everything a Server is built from. Plain values; validated by Server::start().
+struct ServerOptions {
+  std::vector<ListenerOptions> listeners;  ///< at least one
+  unsigned threads = 4;                    ///< worker threads (memcached's -t); ignored on a host io_context
+  std::size_t max_connections = 1024;      ///< open connections at most (memcached's -c)
+  std::chrono::milliseconds idle_timeout{0};  ///< close connections idle this long waiting for input; 0 = never
+  unsigned reqs_per_event = 20;            ///< requests from one connection before it yields (memcached's -R)
+  std::size_t read_buffer_size = 16384;    ///< the pooled read buffer a busy connection borrows
+  std::size_t read_buffer_limit = 1 << 20; ///< one request may grow the read buffer up to this
+  std::size_t write_buffer_size = 2048;    ///< initial capacity of the formatted-reply buffer
+  std::size_t output_high_water = 1 << 20; ///< queued reply bytes that make the connection write before parsing more
+  std::chrono::milliseconds stop_timeout{5000};  ///< graceful stop: how long queued replies may take to flush
+  int verbosity = 0;                       ///< 0 quiet, 1 = -v, 2 = -vv, 3 = -vvv
+  LogSink log;                             ///< where log lines go; empty = nowhere
+  FaultInjection faults;                   ///< failure injection for tests
+};
+
+}  // namespace connkit

@@ -1,0 +1,129 @@
+#include <connkit/connection.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <connkit/error.hpp>
+
+#include "datagram_peer.hpp"
+#include "worker.hpp"
+
+namespace connkit {
+
+Connection::Connection(detail::Worker& worker, unsigned listener, std::unique_ptr<ProtocolHandler> handler)
+    : worker_(worker), fd_(worker.io()), handler_(std::move(handler)), listener_(listener) {}
+
+Connection::~Connection() {
+  if (out_ != nullptr) return_output();
+  return_read_buffer();
+}
+
+void Connection::make_datagram() { dgram_ = std::make_unique<detail::DatagramPeer>(); }
+
+Transport Connection::transport() const noexcept { return worker_.options().listeners[listener_].transport; }
+
+unsigned Connection::worker_index() const noexcept { return worker_.index(); }
+
+int Connection::verbosity() const noexcept { return worker_.options().verbosity; }
+
+void Connection::log(int level, std::string_view line) const { worker_.log(level, line); }
+
+void Connection::borrow_output() { out_ = worker_.reply_lists().take(); }
+
+void Connection::return_output() noexcept {
+  worker_.reply_lists().give(out_);
+  out_ = nullptr;
+}
+
+void Connection::return_read_buffer() noexcept {
+  if (!rbuf_.has_storage()) return;
+  const std::size_t capacity = rbuf_.capacity();
+  worker_.read_buffers().release(rbuf_.detach(), capacity);
+}
+
+bool Connection::grow_read_buffer(std::size_t at_least) {
+  const std::size_t limit = worker_.options().read_buffer_limit;
+  std::size_t capacity = std::max(rbuf_.capacity(), worker_.read_buffers().buffer_size());
+  while (capacity < at_least) capacity *= 2;
+  capacity = std::min(capacity, std::max(limit, at_least));
+  char* bigger = worker_.read_buffers().allocate(capacity);
+  if (bigger == nullptr) return false;
+  const std::size_t old_capacity = rbuf_.capacity();
+  char* old = rbuf_.replace(bigger, capacity);
+  if (old != nullptr) worker_.read_buffers().release(old, old_capacity);
+  return true;
+}
+
+std::string Connection::peer_address() {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (dgram_ != nullptr) {
+    ss = dgram_->address;
+    len = dgram_->length;
+  } else if (::getpeername(fd_.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return "?";
+  }
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  if (ss.ss_family == AF_UNIX) return "unix";
+  return "?";
+}
+
+void Connection::open(int fd) {
+  close_reason_.clear();
+  kicked_ = false;
+  flush_on_kick_ = false;
+  incomplete_ = false;
+  requests_in_event_ = 0;
+  after_write_ = ConnState::new_cmd;
+  body_dest_ = nullptr;
+  body_size_ = body_done_ = 0;
+  last_active_ = std::chrono::steady_clock::now();
+  set_state(ConnState::new_cmd);
+  if (dgram_ == nullptr) {
+    worker_.logf(2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),
+                 handler_->protocol_name().data());
+  }
+  try {
+    handler_->on_open(*this);
+  } catch (...) {
+    close_reason_ = make_error_code(errc::protocol_close);
+    set_state(ConnState::closing);
+  }
+  drive();
+}
+
+bool Connection::waiting_for_input() const noexcept {
+  return op_pending_ && !kicked_ && dgram_ == nullptr &&
+         (state_ == ConnState::read || state_ == ConnState::nread || state_ == ConnState::swallow);
+}
+
+void Connection::kick(boost::system::error_code reason, bool flush_first) {
+  if (state_ == ConnState::closing) return;
+  if (!close_reason_) close_reason_ = reason;
+  if (flush_first && (state_ == ConnState::write || state_ == ConnState::mwrite)) {
+    after_write_ = ConnState::closing;  // let the write in progress finish, then close
+    return;
+  }
+  kicked_ = true;
+  flush_on_kick_ = flush_first;
+  if (op_pending_) {
+    boost::system::error_code ignored;
+    fd_.cancel(ignored);  // the wait completes with operation_aborted; on_wait_done closes
+    return;
+  }
+  set_state(ConnState::closing);
+  drive();
+}
+
+}  // namespace connkit

@@ -1,0 +1,232 @@
+#include <connkit/server.hpp>
+
+#include <cstdarg>
+#include <string>
+
+#include <unistd.h>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <connkit/error.hpp>
+
+#include "log_line.hpp"
+#include "server_impl.hpp"
+
+namespace connkit {
+namespace detail {
+namespace {
+
+std::string describe(const ListenerOptions& o) {
+  switch (o.transport) {
+    case Transport::unix_stream: return "unix:" + o.path;
+    case Transport::udp: return "udp " + o.host + ":" + std::to_string(o.port);
+    case Transport::tcp: break;
+  }
+  return o.host + ":" + std::to_string(o.port);
+}
+
+}  // namespace
+
+ServerImpl::ServerImpl(ServerOptions options, boost::asio::io_context* host)
+    : options_(std::move(options)), host_(host) {}
+
+ServerImpl::~ServerImpl() {
+  stop();
+  join();
+  // Connections and acceptors close their sockets as the members below are destroyed,
+  // before the io_contexts they belong to (declared first).
+  acceptors_.clear();
+  workers_.clear();
+  for (int fd : datagram_fds_) ::close(fd);
+}
+
+void ServerImpl::validate(boost::system::error_code& ec) const {
+  const ServerOptions& o = options_;
+  bool ok = !o.listeners.empty() && (host_ != nullptr || o.threads >= 1) && o.max_connections >= 1 &&
+            o.reqs_per_event >= 1 && o.read_buffer_size >= 64 && o.read_buffer_limit >= o.read_buffer_size &&
+            o.output_high_water >= 1;
+  for (const ListenerOptions& l : o.listeners) ok = ok && static_cast<bool>(l.handler) && l.backlog >= 0;
+  if (!ok) ec = make_error_code(errc::invalid_option);
+}
+
+void ServerImpl::start(boost::system::error_code& ec, std::string& context) {
+  ec.clear();
+  if (started_) {
+    ec = boost::asio::error::already_started;
+    context = "start";
+    return;
+  }
+  validate(ec);
+  if (ec) {
+    context = "options";
+    return;
+  }
+  const unsigned nworkers = host_ != nullptr ? 1 : options_.threads;
+  if (host_ == nullptr) {
+    accept_io_ = std::make_unique<boost::asio::io_context>(1);
+    for (unsigned i = 0; i < nworkers; ++i) worker_ios_.push_back(std::make_unique<boost::asio::io_context>(1));
+  }
+  boost::asio::io_context& accept_io = host_ != nullptr ? *host_ : *accept_io_;
+  for (unsigned i = 0; i < nworkers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*this, i, host_ != nullptr ? *host_ : *worker_ios_[i], host_ == nullptr));
+  }
+
+  for (unsigned l = 0; l < options_.listeners.size(); ++l) {
+    const ListenerOptions& lo = options_.listeners[l];
+    std::uint16_t port = 0;
+    const int fd = ListenSocket::open(lo, 0, ec, port);
+    if (ec) {
+      context = "bind " + describe(lo);
+      return;
+    }
+    ports_.push_back(port);
+    if (lo.transport == Transport::udp) {
+      datagram_fds_.push_back(fd);
+    } else if (lo.reuse_port && host_ == nullptr) {
+      for (unsigned w = 0; w < nworkers; ++w) {
+        std::uint16_t sibling_port = 0;
+        const int wfd = w == 0 ? fd : ListenSocket::open(lo, port, ec, sibling_port);
+        if (ec) {
+          context = "bind " + describe(lo) + " (SO_REUSEPORT)";
+          return;
+        }
+        Worker& worker = *workers_[w];
+        acceptors_.push_back(std::make_unique<Acceptor>(*this, l, worker.io(), wfd, &worker, worker.counters()));
+      }
+    } else {
+      acceptors_.push_back(std::make_unique<Acceptor>(*this, l, accept_io, fd, nullptr, accept_counters_));
+    }
+  }
+
+  started_ = true;
+  workers_running_.store(nworkers);
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    boost::asio::post(worker->io(), [worker] { worker->start(); });
+  }
+  for (unsigned l = 0, d = 0; l < options_.listeners.size(); ++l) {
+    if (options_.listeners[l].transport != Transport::udp) continue;
+    const int fd = datagram_fds_[d++];
+    for (auto& w : workers_) {
+      Worker* worker = w.get();
+      const int copy = ::dup(fd);  // each worker waits on its own descriptor of the shared socket
+      if (copy >= 0) boost::asio::post(worker->io(), [worker, copy, l] { worker->adopt_datagram(copy, l); });
+    }
+  }
+  for (auto& a : acceptors_) {
+    Acceptor* acceptor = a.get();
+    boost::asio::io_context& io = acceptor->own_worker() ? acceptor->own_worker()->io() : accept_io;
+    boost::asio::post(io, [acceptor] { acceptor->start(); });
+  }
+  if (host_ == nullptr) {
+    accept_guard_.emplace(accept_io_->get_executor());
+    threads_.emplace_back([this] { accept_io_->run(); });
+    for (auto& w : workers_) {
+      Worker* worker = w.get();
+      threads_.emplace_back([worker] { worker->io().run(); });
+    }
+  }
+}
+
+void ServerImpl::stop() noexcept {
+  if (!started_ || stop_requested_.exchange(true)) return;
+  boost::asio::io_context& accept_io = host_ != nullptr ? *host_ : *accept_io_;
+  try {
+    boost::asio::post(accept_io, [this] { close_acceptors_then_drain(); });
+  } catch (...) {
+    // Posting allocates; without memory the stop cannot be scheduled. Say so; do not throw.
+    log(1, "stop(): could not schedule the stop (out of memory)");
+  }
+}
+
+void ServerImpl::close_acceptors_then_drain() {
+  for (auto& a : acceptors_) {
+    if (a->own_worker() == nullptr) a->close();
+  }
+  accept_guard_.reset();
+  // Posted after the acceptors closed, each drain runs after every hand-off already queued.
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    boost::asio::post(worker->io(), [this, worker] {
+      for (auto& a : acceptors_) {
+        if (a->own_worker() == worker) a->close();
+      }
+      worker->begin_drain();
+    });
+  }
+}
+
+void ServerImpl::join() {
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+bool ServerImpl::stopped() const noexcept {
+  return stop_requested_.load() && workers_running_.load() == 0;
+}
+
+void ServerImpl::worker_finished() noexcept { workers_running_.fetch_sub(1); }
+
+std::uint16_t ServerImpl::port(std::size_t index) const { return index < ports_.size() ? ports_[index] : 0; }
+
+Worker& ServerImpl::next_worker() noexcept {
+  Worker& w = *workers_[next_worker_];
+  next_worker_ = (next_worker_ + 1) % workers_.size();
+  return w;
+}
+
+ServerStats ServerImpl::stats() const {
+  ServerStats s;
+  s.total = accept_counters_.snapshot();
+  for (const auto& w : workers_) {
+    s.workers.push_back(w->counters().snapshot());
+    s.total += s.workers.back();
+  }
+  s.max_connections = options_.max_connections;
+  s.threads = workers_.size();
+  for (const auto& a : acceptors_) s.accepting_conns = s.accepting_conns && !a->paused();
+  return s;
+}
+
+void ServerImpl::log(int level, std::string_view line) const { log_line(options_, level, line); }
+
+void ServerImpl::logf(int level, const char* format, ...) const {
+  if (level > options_.verbosity) return;
+  va_list args;
+  va_start(args, format);
+  vlog_line(options_, level, format, args);
+  va_end(args);
+}
+
+}  // namespace detail
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<detail::ServerImpl>(std::move(options), nullptr)) {}
+
+Server::Server(boost::asio::io_context& host, ServerOptions options)
+    : impl_(std::make_unique<detail::ServerImpl>(std::move(options), &host)) {}
+
+Server::~Server() = default;
+
+void Server::start() {
+  boost::system::error_code ec;
+  std::string context;
+  impl_->start(ec, context);
+  if (ec) throw boost::system::system_error(ec, context);
+}
+
+void Server::start(boost::system::error_code& ec) {
+  std::string context;
+  impl_->start(ec, context);
+}
+
+void Server::stop() noexcept { impl_->stop(); }
+void Server::join() { impl_->join(); }
+bool Server::stopped() const noexcept { return impl_->stopped(); }
+std::uint16_t Server::port(std::size_t index) const { return impl_->port(index); }
+ServerStats Server::stats() const { return impl_->stats(); }
+const ServerOptions& Server::options() const noexcept { return impl_->options(); }
+
+}  // namespace connkit

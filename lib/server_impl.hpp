@@ -1,0 +1,79 @@
+#pragma once
+
+#include <utility>  // before Asio (Boost 1.74)
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <connkit/options.hpp>
+#include <connkit/stats.hpp>
+
+#include "counters.hpp"
+#include "listener.hpp"
+#include "worker.hpp"
+
+namespace connkit::detail {
+
+/// Everything behind connkit::Server. Members are declared so that the io_contexts are
+/// destroyed last: every socket is gone before the context it belongs to.
+class ServerImpl {
+ public:
+  ServerImpl(ServerOptions options, boost::asio::io_context* host);
+  ~ServerImpl();
+
+  void start(boost::system::error_code& ec, std::string& context);
+  void stop() noexcept;
+  void join();
+  bool stopped() const noexcept;
+  std::uint16_t port(std::size_t index) const;
+  ServerStats stats() const;
+  const ServerOptions& options() const noexcept { return options_; }
+
+  /// The next worker in round-robin order (memcached's select_thread_round_robin).
+  /// Only the listener thread calls it.
+  Worker& next_worker() noexcept;
+  /// Live connections server-wide: the acceptor adds, the worker subtracts on release.
+  std::atomic<std::size_t>& live() noexcept { return live_; }
+  /// A worker finished draining.
+  void worker_finished() noexcept;
+  /// Writes to the log sink if `level` <= verbosity. Any thread.
+  void log(int level, std::string_view line) const;
+  /// printf-style log line, formatted only when `level` <= verbosity. Any thread.
+  void logf(int level, const char* format, ...) const __attribute__((format(printf, 3, 4)));
+
+ private:
+  void validate(boost::system::error_code& ec) const;
+  void open_listeners(boost::system::error_code& ec);
+  void close_acceptors_then_drain();
+
+  ServerOptions options_;
+  boost::asio::io_context* host_;
+  // io_contexts first: destroyed after everything that has sockets on them.
+  std::unique_ptr<boost::asio::io_context> accept_io_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> worker_ios_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> accept_guard_;
+  Counters accept_counters_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<int> datagram_fds_;
+  std::vector<std::uint16_t> ports_;
+  std::vector<std::thread> threads_;
+  std::atomic<std::size_t> live_{0};
+  std::atomic<unsigned> workers_running_{0};
+  std::atomic<bool> stop_requested_{false};
+  std::size_t next_worker_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace connkit::detail

@@ -1,0 +1,193 @@
+#include "worker.hpp"
+
+#include <algorithm>
+#include <cstdarg>
+#include <new>
+
+#include <unistd.h>
+
+#include <boost/asio/error.hpp>
+
+#include <connkit/error.hpp>
+
+#include "log_line.hpp"
+#include "server_impl.hpp"
+
+namespace connkit::detail {
+
+struct DatagramPeer;
+
+Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, bool owned_thread)
+    : server_(server),
+      options_(server.options()),
+      index_(index),
+      io_(io),
+      read_buffers_(options_.read_buffer_size, counters_),
+      reply_lists_(options_.write_buffer_size),
+      sweep_timer_(io),
+      drain_timer_(io) {
+  for (unsigned l = 0; l < options_.listeners.size(); ++l) {
+    pools_.push_back(std::make_unique<ConnectionPool>(*this, l, options_.listeners[l].handler, counters_.conn_structs));
+  }
+  if (owned_thread) guard_.emplace(io.get_executor());
+}
+
+Worker::~Worker() = default;
+
+void Worker::start() { arm_sweep(); }
+
+void Worker::adopt(int fd, unsigned listener) {
+  if (draining_) {
+    ::close(fd);
+    server_.live().fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  Connection* c = nullptr;
+  try {
+    if (options_.faults.fail_connection_alloc && options_.faults.fail_connection_alloc()) throw std::bad_alloc();
+    c = &pools_[listener]->acquire();
+  } catch (...) {
+    // memcached's conn_new failure: refuse this client, keep serving the others.
+    counters_.malloc_fails.add();
+    logf(1, "Failed to allocate a connection object for fd %d", fd);
+    ::close(fd);
+    server_.live().fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  boost::system::error_code ec;
+  if (options_.faults.fail_register && options_.faults.fail_register()) {
+    ec = boost::asio::error::no_descriptors;
+  } else {
+    c->fd_.assign(fd, ec);
+  }
+  if (ec) {
+    // The seed's event_add failure path: the struct goes back to the free list.
+    logf(1, "<%d could not register the connection: %s", fd, ec.message().c_str());
+    ::close(fd);
+    pools_[listener]->release(*c);
+    server_.live().fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  link(*c);
+  counters_.curr_conns.add();
+  counters_.total_conns.add();
+  c->open(fd);
+}
+
+void Worker::adopt_datagram(int fd, unsigned listener) {
+  if (draining_) {
+    ::close(fd);
+    return;
+  }
+  try {
+    std::unique_ptr<ProtocolHandler> handler = options_.listeners[listener].handler();
+    if (!handler) throw std::bad_alloc();
+    auto c = std::make_unique<Connection>(*this, listener, std::move(handler));
+    c->make_datagram();
+    c->fd_.assign(fd);
+    datagram_conns_.push_back(std::move(c));
+  } catch (const std::exception& e) {
+    counters_.malloc_fails.add();
+    logf(1, "<%d could not set up the UDP listener: %s", fd, e.what());
+    ::close(fd);
+    return;
+  }
+  Connection& c = *datagram_conns_.back();
+  link(c);
+  logf(2, "<%d server listening (udp)", fd);
+  c.open(fd);
+}
+
+void Worker::begin_drain() {
+  if (draining_) return;
+  draining_ = true;
+  sweep_timer_.cancel();
+  drain_timer_.expires_after(options_.stop_timeout);
+  drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    for (Connection* c = open_head_; c != nullptr;) {
+      Connection* next = c->next_;
+      c->kick(make_error_code(errc::stop_deadline), false);
+      c = next;
+    }
+  });
+  for (Connection* c = open_head_; c != nullptr;) {
+    Connection* next = c->next_;
+    c->kick(make_error_code(errc::server_stopping), true);
+    c = next;
+  }
+  maybe_finish();
+}
+
+void Worker::release(Connection& c) noexcept {
+  unlink(c);
+  if (!c.is_datagram()) {
+    counters_.curr_conns.sub();
+    server_.live().fetch_sub(1, std::memory_order_relaxed);
+    pools_[c.listener_]->release(c);
+  }
+  maybe_finish();
+}
+
+void Worker::maybe_finish() {
+  if (!draining_ || finished_ || open_count_ != 0) return;
+  finished_ = true;
+  drain_timer_.cancel();
+  sweep_timer_.cancel();
+  guard_.reset();  // the owned thread's run() returns once nothing is left to do
+  server_.worker_finished();
+}
+
+void Worker::link(Connection& c) noexcept {
+  c.prev_ = nullptr;
+  c.next_ = open_head_;
+  if (open_head_ != nullptr) open_head_->prev_ = &c;
+  open_head_ = &c;
+  ++open_count_;
+}
+
+void Worker::unlink(Connection& c) noexcept {
+  if (c.prev_ != nullptr) c.prev_->next_ = c.next_;
+  if (c.next_ != nullptr) c.next_->prev_ = c.prev_;
+  if (open_head_ == &c) open_head_ = c.next_;
+  c.prev_ = c.next_ = nullptr;
+  --open_count_;
+}
+
+void Worker::arm_sweep() {
+  if (options_.idle_timeout.count() <= 0 || draining_) return;
+  // A quarter of the timeout between sweeps (10 ms .. 1 s): a connection is kicked between
+  // idle_timeout and 1.25 x idle_timeout after its last input.
+  const auto period = std::clamp(options_.idle_timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  sweep_timer_.expires_after(period);
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    sweep();
+    arm_sweep();
+  });
+}
+
+void Worker::sweep() {
+  const auto now = std::chrono::steady_clock::now();
+  for (Connection* c = open_head_; c != nullptr;) {
+    Connection* next = c->next_;
+    if (c->waiting_for_input() && now - c->last_active_ >= options_.idle_timeout) {
+      counters_.idle_kicks.add();
+      logf(2, "<%d idle timeout, closing", c->native_handle());
+      c->kick(make_error_code(errc::idle_timeout), false);
+    }
+    c = next;
+  }
+}
+
+void Worker::log(int level, std::string_view line) const { log_line(options_, level, line); }
+
+void Worker::logf(int level, const char* format, ...) const {
+  if (level > options_.verbosity) return;
+  va_list args;
+  va_start(args, format);
+  vlog_line(options_, level, format, args);
+  va_end(args);
+}
+
+}  // namespace connkit::detail

@@ -1,0 +1,91 @@
+#pragma once
+
+#include <utility>  // before Asio (Boost 1.74)
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <connkit/connection.hpp>
+#include <connkit/options.hpp>
+
+#include "buffer_cache.hpp"
+#include "connection_pool.hpp"
+#include "counters.hpp"
+
+namespace connkit::detail {
+
+class ServerImpl;
+
+/// One worker: an io_context run by one thread (or the host's), the connection pools of
+/// every listener, buffer caches, and the list of open connections. Everything here is
+/// used on that one thread only, so nothing takes a lock (memcached's LIBEVENT_THREAD).
+class Worker {
+ public:
+  Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, bool owned_thread);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  boost::asio::io_context& io() noexcept { return io_; }
+  unsigned index() const noexcept { return index_; }
+  const ServerOptions& options() const noexcept { return options_; }
+  Counters& counters() noexcept { return counters_; }
+  const Counters& counters() const noexcept { return counters_; }
+  ServerImpl& server() noexcept { return server_; }
+  bool draining() const noexcept { return draining_; }
+  bool finished() const noexcept { return finished_; }
+
+  /// Arms the idle sweep. On the worker's thread.
+  void start();
+  /// Takes an accepted, non-blocking stream socket (memcached's dispatch_conn_new target).
+  /// The acceptor already counted it as live. On the worker's thread.
+  void adopt(int fd, unsigned listener);
+  /// Takes this worker's copy of a bound UDP socket. On the worker's thread.
+  void adopt_datagram(int fd, unsigned listener);
+  /// Graceful stop: close idle connections, flush the rest until the deadline. On the thread.
+  void begin_drain();
+  /// A connection finished closing; back to its pool. Never allocates.
+  void release(Connection& c) noexcept;
+
+  ReadBufferCache& read_buffers() noexcept { return read_buffers_; }
+  ReplyListCache& reply_lists() noexcept { return reply_lists_; }
+
+  /// Writes a line to the log sink if `level` <= verbosity.
+  void log(int level, std::string_view line) const;
+  /// printf-style log line, formatted only when `level` <= verbosity.
+  void logf(int level, const char* format, ...) const __attribute__((format(printf, 3, 4)));
+
+ private:
+  void link(Connection& c) noexcept;
+  void unlink(Connection& c) noexcept;
+  void arm_sweep();
+  void sweep();
+  void maybe_finish();
+
+  ServerImpl& server_;
+  const ServerOptions& options_;
+  unsigned index_;
+  boost::asio::io_context& io_;
+  Counters counters_;
+  ReadBufferCache read_buffers_;
+  ReplyListCache reply_lists_;
+  std::vector<std::unique_ptr<ConnectionPool>> pools_;  // one per listener
+  std::vector<std::unique_ptr<Connection>> datagram_conns_;
+  Connection* open_head_ = nullptr;
+  std::size_t open_count_ = 0;
+  boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer drain_timer_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
+  bool draining_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace connkit::detail
