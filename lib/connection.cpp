@@ -83,6 +83,8 @@ void Connection::open(int fd) {
   close_reason_.clear();
   kicked_ = false;
   flush_on_kick_ = false;
+  linger_ = false;
+  lingering_ = false;
   incomplete_ = false;
   requests_in_event_ = 0;
   after_write_ = ConnState::new_cmd;
@@ -104,12 +106,13 @@ void Connection::open(int fd) {
 }
 
 bool Connection::waiting_for_input() const noexcept {
-  return op_pending_ && !kicked_ && dgram_ == nullptr &&
+  return op_pending_ && !kicked_ && !lingering_ && dgram_ == nullptr &&
          (state_ == ConnState::read || state_ == ConnState::nread || state_ == ConnState::swallow);
 }
 
 void Connection::kick(boost::system::error_code reason, bool flush_first) {
   if (state_ == ConnState::closing) return;
+  if (lingering_ && flush_first) return;  // already flushed; the linger ends on its own
   if (!close_reason_) close_reason_ = reason;
   if (flush_first && (state_ == ConnState::write || state_ == ConnState::mwrite)) {
     after_write_ = ConnState::closing;  // let the write in progress finish, then close
@@ -117,6 +120,7 @@ void Connection::kick(boost::system::error_code reason, bool flush_first) {
   }
   kicked_ = true;
   flush_on_kick_ = flush_first;
+  linger_ = flush_first;  // a graceful close: what was sent must not be destroyed by RST
   if (op_pending_) {
     boost::system::error_code ignored;
     fd_.cancel(ignored);  // the wait completes with operation_aborted; on_wait_done closes

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 
 #include <sys/socket.h>
@@ -23,6 +24,7 @@ namespace {
 
 // One sendmsg() gathers at most this many iovecs (Linux IOV_MAX is 1024).
 constexpr std::size_t max_iov = IOV_MAX;
+
 
 boost::system::error_code errno_code(int err) noexcept { return {err, boost::system::system_category()}; }
 
@@ -103,6 +105,9 @@ void Connection::drive() {
         } catch (const std::exception& e) {
           worker_.logf(1, "<%d protocol handler threw: %s", fd_.native_handle(), e.what());
           close_reason_ = make_error_code(errc::protocol_close);
+        } catch (...) {
+          worker_.logf(1, "<%d protocol handler threw", fd_.native_handle());
+          close_reason_ = make_error_code(errc::protocol_close);
         }
         apply(action);
         break;
@@ -152,7 +157,7 @@ void Connection::drive() {
         body_done_ += drop;
         if (body_done_ == body_size_) {
           body_size_ = body_done_ = 0;
-          set_state(ConnState::new_cmd);
+          set_state(lingering_ ? ConnState::closing : ConnState::new_cmd);
           break;
         }
         const Io r = read_more();  // the buffer is empty here: read into it and drop
@@ -176,12 +181,14 @@ void Connection::drive() {
           break;
         }
         return_output();
+        linger_ = after_write_ == ConnState::closing;  // a graceful close: replies must arrive
         set_state(after_write_);
         after_write_ = ConnState::new_cmd;
         break;
       }
 
       case ConnState::closing:
+        if (start_linger()) break;
         close_now();
         return;
     }
@@ -201,14 +208,13 @@ void Connection::apply(const Action& action) {
     return;
   }
   rbuf_.consume(action.consumed_bytes());
+  if (state_ == ConnState::parse_cmd) ++requests_in_event_;  // a body's on_body is the same request
   ConnState next = ConnState::new_cmd;
   switch (action.kind()) {
     case Action::Kind::need_more:
     case Action::Kind::consumed:
-      ++requests_in_event_;
       break;
     case Action::Kind::read_body:
-      ++requests_in_event_;
       if (action.body_bytes() > worker_.options().read_buffer_limit) {
         if (!close_reason_) close_reason_ = make_error_code(errc::input_too_large);
         next = ConnState::closing;
@@ -220,7 +226,6 @@ void Connection::apply(const Action& action) {
       next = ConnState::nread;
       break;
     case Action::Kind::read_body_into: {
-      ++requests_in_event_;
       const std::span<char> dest = action.body_destination();
       body_dest_ = dest.data();
       body_size_ = dest.size();
@@ -231,7 +236,6 @@ void Connection::apply(const Action& action) {
       break;
     }
     case Action::Kind::swallow:
-      ++requests_in_event_;
       body_size_ = action.body_bytes();
       body_done_ = 0;
       next = ConnState::swallow;
@@ -289,7 +293,6 @@ void Connection::need_more_input() {
           return;
         }
       } else {
-        close_reason_ = make_error_code(errc::input_too_large);
         Action action = Action::close();
         try {
           action = handler_->on_input_too_large(*this);
@@ -297,6 +300,9 @@ void Connection::need_more_input() {
         }
         incomplete_ = false;
         if (action.kind() == Action::Kind::need_more) action = Action::close();
+        if (action.kind() == Action::Kind::close || action.kind() == Action::Kind::write_and_close) {
+          if (!close_reason_) close_reason_ = make_error_code(errc::input_too_large);
+        }
         apply(action);
         return;
       }
@@ -315,6 +321,9 @@ void Connection::deliver_body() {
     action = handler_->on_body(*this, body);
   } catch (const std::exception& e) {
     worker_.logf(1, "<%d protocol handler threw: %s", fd_.native_handle(), e.what());
+    close_reason_ = make_error_code(errc::protocol_close);
+  } catch (...) {
+    worker_.logf(1, "<%d protocol handler threw", fd_.native_handle());
     close_reason_ = make_error_code(errc::protocol_close);
   }
   if (buffered) rbuf_.consume(body_size_);
@@ -374,6 +383,24 @@ void Connection::on_wait_done(const boost::system::error_code& ec) {
   drive();
 }
 
+bool Connection::start_linger() {
+  // Closing a socket with unread input makes the kernel send RST, and the peer then loses
+  // replies it has not read yet. After a graceful flush, send FIN instead and discard input
+  // until the peer closes or the worker's sweep ends it (linger_timeout from now, however
+  // much the peer keeps sending), as nginx's lingering_time.
+  if (!linger_ || lingering_ || is_datagram()) return false;
+  linger_ = false;
+  lingering_ = true;
+  kicked_ = false;
+  if (::shutdown(fd_.native_handle(), SHUT_WR) != 0) return false;
+  rbuf_.consume(rbuf_.size());
+  body_size_ = SIZE_MAX;
+  body_done_ = 0;
+  last_active_ = std::chrono::steady_clock::now();
+  set_state(ConnState::swallow);
+  return true;
+}
+
 void Connection::close_now() {
   try {
     handler_->on_close(*this, close_reason_);
@@ -420,7 +447,7 @@ Connection::Io Connection::read_into(std::span<char> dest, std::size_t& got) {
     if (n > 0) {
       got = static_cast<std::size_t>(n);
       worker_.counters().bytes_read.add(got);
-      last_active_ = std::chrono::steady_clock::now();
+      if (!lingering_) last_active_ = std::chrono::steady_clock::now();
       return Io::done;
     }
     if (n == 0) {

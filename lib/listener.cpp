@@ -156,7 +156,7 @@ void Acceptor::on_readable(const boost::system::error_code& ec) {
     const int err = errno;
     if (err == EAGAIN || err == EWOULDBLOCK) break;
     if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM) continue;
-    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {  // out of descriptors or memory
       pause();
       return;
     }
@@ -186,7 +186,16 @@ void Acceptor::pause() {
 
 void Acceptor::handle(int fd) {
   const ServerOptions& opts = server_.options();
-  if (server_.live().load(std::memory_order_relaxed) >= opts.max_connections) {
+  // Reserve a slot atomically: SO_REUSEPORT acceptors on several threads check at once.
+  std::size_t live = server_.live().load(std::memory_order_relaxed);
+  bool admitted = false;
+  while (live < opts.max_connections) {
+    if (server_.live().compare_exchange_weak(live, live + 1, std::memory_order_relaxed)) {
+      admitted = true;
+      break;
+    }
+  }
+  if (!admitted) {
     const std::string& msg = opts.listeners[listener_].reject_message;
     (void)::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
@@ -194,7 +203,6 @@ void Acceptor::handle(int fd) {
     server_.logf(2, "<%d rejected: too many open connections", fd);
     return;
   }
-  server_.live().fetch_add(1, std::memory_order_relaxed);
   Worker& worker = own_worker_ != nullptr ? *own_worker_ : server_.next_worker();
   if (&worker.io() == &socket_.get_executor().context()) {
     worker.adopt(fd, listener_);  // same thread (host io_context or SO_REUSEPORT): no hand-off

@@ -46,7 +46,7 @@ class Acceptor {
   void close();
   /// The worker this SO_REUSEPORT acceptor serves, or nullptr for a shared acceptor.
   Worker* own_worker() const noexcept { return own_worker_; }
-  /// True while accept is paused after EMFILE/ENFILE.
+  /// True while accept is paused after EMFILE, ENFILE, ENOBUFS or ENOMEM.
   bool paused() const noexcept { return paused_.load(std::memory_order_relaxed); }
 
  private:

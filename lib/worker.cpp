@@ -14,8 +14,12 @@
 #include "server_impl.hpp"
 
 namespace connkit::detail {
+namespace {
 
-struct DatagramPeer;
+// How long a lingering close may wait for the peer's EOF.
+constexpr std::chrono::seconds linger_timeout{2};
+
+}  // namespace
 
 Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, bool owned_thread)
     : server_(server),
@@ -101,7 +105,6 @@ void Worker::adopt_datagram(int fd, unsigned listener) {
 void Worker::begin_drain() {
   if (draining_) return;
   draining_ = true;
-  sweep_timer_.cancel();
   drain_timer_.expires_after(options_.stop_timeout);
   drain_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
@@ -122,8 +125,10 @@ void Worker::begin_drain() {
 void Worker::release(Connection& c) noexcept {
   unlink(c);
   if (!c.is_datagram()) {
+    // The slot is free for the acceptor before the gauge says so: a caller that sees
+    // curr_connections drop can connect again.
+    server_.live().fetch_sub(1, std::memory_order_release);
     counters_.curr_conns.sub();
-    server_.live().fetch_sub(1, std::memory_order_relaxed);
     pools_[c.listener_]->release(c);
   }
   maybe_finish();
@@ -155,10 +160,13 @@ void Worker::unlink(Connection& c) noexcept {
 }
 
 void Worker::arm_sweep() {
-  if (options_.idle_timeout.count() <= 0 || draining_) return;
+  if (finished_) return;
   // A quarter of the timeout between sweeps (10 ms .. 1 s): a connection is kicked between
-  // idle_timeout and 1.25 x idle_timeout after its last input.
-  const auto period = std::clamp(options_.idle_timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  // idle_timeout and 1.25 x idle_timeout after its last input. Without an idle timeout the
+  // sweep still bounds lingering closes.
+  const auto period = options_.idle_timeout.count() > 0
+      ? std::clamp(options_.idle_timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000))
+      : std::chrono::milliseconds(1000);
   sweep_timer_.expires_after(period);
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
@@ -171,7 +179,10 @@ void Worker::sweep() {
   const auto now = std::chrono::steady_clock::now();
   for (Connection* c = open_head_; c != nullptr;) {
     Connection* next = c->next_;
-    if (c->waiting_for_input() && now - c->last_active_ >= options_.idle_timeout) {
+    if (c->lingering_ && now - c->last_active_ >= linger_timeout) {
+      c->kick(make_error_code(errc::idle_timeout), false);
+    } else if (options_.idle_timeout.count() > 0 && c->waiting_for_input() &&
+               now - c->last_active_ >= options_.idle_timeout) {
       counters_.idle_kicks.add();
       logf(2, "<%d idle timeout, closing", c->native_handle());
       c->kick(make_error_code(errc::idle_timeout), false);

@@ -53,7 +53,7 @@ class Connection {
   /// The current state.
   ConnState state() const noexcept { return state_; }
   /// The socket's file descriptor (memcached's `sfd`, used in log lines).
-  int native_handle() noexcept { return fd_.native_handle(); }
+  int native_handle() const noexcept { return const_cast<Connection*>(this)->fd_.native_handle(); }
   /// The transport of the listener this connection came from.
   Transport transport() const noexcept;
   /// Index of the listener (in ServerOptions::listeners) this connection came from.
@@ -103,6 +103,7 @@ class Connection {
   void on_wait_done(const boost::system::error_code& ec);
   void yield();
   void close_now();
+  bool start_linger();
   Io read_into(std::span<char> dest, std::size_t& got);
   Io read_more();
   Io transmit();
@@ -135,6 +136,8 @@ class Connection {
   bool op_pending_ = false;     // an async wait or post is outstanding
   bool kicked_ = false;         // close requested while an operation was pending
   bool flush_on_kick_ = false;  // ... and queued replies should still be sent
+  bool linger_ = false;         // closing after a flush: shut down writes, drain input first
+  bool lingering_ = false;      // in that drain (swallow until EOF)
 };
 
 }  // namespace connkit

@@ -94,8 +94,9 @@ class ProtocolHandler {
     return Action::close();
   }
 
-  /// The unparsed input reached read_buffer_limit without a complete request. Queue an
-  /// error and return write_and_close() (memcached), or swallow it; need_more() closes.
+  /// The unparsed input (all of conn's buffered input) reached read_buffer_limit without a
+  /// complete request. Queue an error and return write_and_close() (memcached's way) or
+  /// close(); need_more() is taken as close().
   virtual Action on_input_too_large(Connection& conn) {
     (void)conn;
     return Action::close();

@@ -15,7 +15,7 @@ struct ConnectionStats {
   std::uint64_t rejected_conns = 0;              ///< refused by max_connections ("rejected_connections")
   std::uint64_t conn_yields = 0;                 ///< fairness yields ("conn_yields")
   std::uint64_t idle_kicks = 0;                  ///< closed by idle_timeout ("idle_kicks")
-  std::uint64_t listen_disabled_num = 0;         ///< accept pauses on EMFILE/ENFILE ("listen_disabled_num")
+  std::uint64_t listen_disabled_num = 0;         ///< accept pauses for lack of fds or memory ("listen_disabled_num")
   std::uint64_t time_in_listen_disabled_us = 0;  ///< time spent paused ("time_in_listen_disabled_us")
   std::uint64_t malloc_fails = 0;                ///< connections refused for lack of memory ("malloc_fails")
   std::uint64_t bytes_read = 0;                  ///< bytes received ("bytes_read")
