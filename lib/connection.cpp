@@ -7,6 +7,7 @@
 #include <connkit/error.hpp>
 
 #include "datagram_peer.hpp"
+#include "log_line.hpp"
 #include "worker.hpp"
 
 namespace connkit {
@@ -93,7 +94,7 @@ void Connection::open(int fd) {
   last_active_ = std::chrono::steady_clock::now();
   set_state(ConnState::new_cmd);
   if (dgram_ == nullptr) {
-    worker_.logf(2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),
+    detail::logf(worker_.options(), 2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),
                  handler_->protocol_name().data());
   }
   try {

@@ -17,6 +17,7 @@
 #include <connkit/error.hpp>
 
 #include "datagram_peer.hpp"
+#include "log_line.hpp"
 #include "worker.hpp"
 
 namespace connkit {
@@ -30,9 +31,23 @@ boost::system::error_code errno_code(int err) noexcept { return {err, boost::sys
 
 }  // namespace
 
+template <class Call>
+Action Connection::guarded(Call&& call) {
+  // A throwing handler closes its own connection; it never unwinds into io_context::run().
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    detail::logf(worker_.options(), 1, "<%d protocol handler threw: %s", native_handle(), e.what());
+  } catch (...) {
+    detail::logf(worker_.options(), 1, "<%d protocol handler threw", native_handle());
+  }
+  if (!close_reason_) close_reason_ = make_error_code(errc::protocol_close);
+  return Action::close();
+}
+
 void Connection::set_state(ConnState next) {
   if (next != state_ && worker_.options().verbosity >= 3) {
-    worker_.logf(3, "%d: going from %s to %s", fd_.native_handle(), to_string(state_).data(),
+    detail::logf(worker_.options(), 3, "%d: going from %s to %s", fd_.native_handle(), to_string(state_).data(),
                  to_string(next).data());
   }
   state_ = next;
@@ -99,17 +114,7 @@ void Connection::drive() {
       }
 
       case ConnState::parse_cmd: {
-        Action action = Action::close();
-        try {
-          action = handler_->on_input(*this, rbuf_.unparsed());
-        } catch (const std::exception& e) {
-          worker_.logf(1, "<%d protocol handler threw: %s", fd_.native_handle(), e.what());
-          close_reason_ = make_error_code(errc::protocol_close);
-        } catch (...) {
-          worker_.logf(1, "<%d protocol handler threw", fd_.native_handle());
-          close_reason_ = make_error_code(errc::protocol_close);
-        }
-        apply(action);
+        apply(guarded([&] { return handler_->on_input(*this, rbuf_.unparsed()); }));
         break;
       }
 
@@ -201,7 +206,7 @@ void Connection::apply(const Action& action) {
     return;
   }
   if (action.consumed_bytes() > rbuf_.size()) {
-    worker_.logf(1, "<%d handler consumed %zu bytes of %zu", fd_.native_handle(), action.consumed_bytes(),
+    detail::logf(worker_.options(), 1, "<%d handler consumed %zu bytes of %zu", fd_.native_handle(), action.consumed_bytes(),
                  rbuf_.size());
     if (!close_reason_) close_reason_ = make_error_code(errc::bad_action);
     set_state(ConnState::closing);
@@ -264,7 +269,7 @@ void Connection::apply(const Action& action) {
     }
     chosen = next;
   } else if (chosen != next && chosen != ConnState::closing) {
-    worker_.logf(1, "<%d transition() chose %s after %s; keeping %s", fd_.native_handle(), to_string(chosen).data(),
+    detail::logf(worker_.options(), 1, "<%d transition() chose %s after %s; keeping %s", fd_.native_handle(), to_string(chosen).data(),
                  to_string(state_).data(), to_string(next).data());
     chosen = next;
   }
@@ -293,11 +298,7 @@ void Connection::need_more_input() {
           return;
         }
       } else {
-        Action action = Action::close();
-        try {
-          action = handler_->on_input_too_large(*this);
-        } catch (...) {
-        }
+        Action action = guarded([&] { return handler_->on_input_too_large(*this); });
         incomplete_ = false;
         if (action.kind() == Action::Kind::need_more) action = Action::close();
         if (action.kind() == Action::Kind::close || action.kind() == Action::Kind::write_and_close) {
@@ -316,16 +317,7 @@ void Connection::deliver_body() {
   const std::span<char> body = buffered
       ? std::span<char>(const_cast<char*>(rbuf_.unparsed().data()), body_size_)
       : std::span<char>(body_dest_, body_size_);
-  Action action = Action::close();
-  try {
-    action = handler_->on_body(*this, body);
-  } catch (const std::exception& e) {
-    worker_.logf(1, "<%d protocol handler threw: %s", fd_.native_handle(), e.what());
-    close_reason_ = make_error_code(errc::protocol_close);
-  } catch (...) {
-    worker_.logf(1, "<%d protocol handler threw", fd_.native_handle());
-    close_reason_ = make_error_code(errc::protocol_close);
-  }
+  const Action action = guarded([&] { return handler_->on_body(*this, body); });
   if (buffered) rbuf_.consume(body_size_);
   body_dest_ = nullptr;
   body_size_ = body_done_ = 0;
@@ -406,7 +398,7 @@ void Connection::close_now() {
     handler_->on_close(*this, close_reason_);
   } catch (...) {
   }
-  worker_.logf(2, "<%d connection closed.", fd_.native_handle());
+  detail::logf(worker_.options(), 2, "<%d connection closed.", fd_.native_handle());
   if (out_ != nullptr) return_output();  // clears, releasing borrowed bytes
   return_read_buffer();
   boost::system::error_code ignored;

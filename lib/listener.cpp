@@ -19,6 +19,7 @@
 
 #include <connkit/error.hpp>
 
+#include "log_line.hpp"
 #include "server_impl.hpp"
 #include "worker.hpp"
 
@@ -125,7 +126,7 @@ Acceptor::Acceptor(ServerImpl& server, unsigned listener, boost::asio::io_contex
 }
 
 void Acceptor::start() {
-  server_.logf(2, "<%d server listening (%s)", socket_.native_handle(),
+  logf(server_.options(), 2, "<%d server listening (%s)", socket_.native_handle(),
                server_.options().listeners[listener_].name.c_str());
   do_accept();
 }
@@ -160,7 +161,7 @@ void Acceptor::on_readable(const boost::system::error_code& ec) {
       pause();
       return;
     }
-    server_.logf(1, "accept(): %s", std::strerror(err));
+    logf(server_.options(), 1, "accept(): %s", std::strerror(err));
     break;
   }
   do_accept();
@@ -173,7 +174,7 @@ void Acceptor::pause() {
   counters_.listen_disabled_num.add();
   paused_since_ = std::chrono::steady_clock::now();
   paused_.store(true, std::memory_order_relaxed);
-  server_.logf(1, "Too many open connections; accept paused for %lld ms", static_cast<long long>(backoff_.count()));
+  logf(server_.options(), 1, "Too many open connections; accept paused for %lld ms", static_cast<long long>(backoff_.count()));
   backoff_timer_.expires_after(backoff_);
   backoff_timer_.async_wait([this](const boost::system::error_code& ec) {
     const auto waited = std::chrono::steady_clock::now() - paused_since_;
@@ -200,7 +201,7 @@ void Acceptor::handle(int fd) {
     (void)::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
     counters_.rejected_conns.add();
-    server_.logf(2, "<%d rejected: too many open connections", fd);
+    logf(server_.options(), 2, "<%d rejected: too many open connections", fd);
     return;
   }
   Worker& worker = own_worker_ != nullptr ? *own_worker_ : server_.next_worker();

@@ -27,6 +27,7 @@ LogSink stderr_log_sink() {
 
 }  // namespace connkit
 
+#include <cstdarg>
 #include <cstdio>
 
 #include "log_line.hpp"
@@ -39,6 +40,14 @@ void vlog_line(const ServerOptions& options, int level, const char* format, va_l
   const int n = std::vsnprintf(line, sizeof line, format, args);
   if (n < 0) return;
   options.log(level, std::string_view(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1)));
+}
+
+void logf(const ServerOptions& options, int level, const char* format, ...) {
+  if (level > options.verbosity || !options.log) return;
+  va_list args;
+  va_start(args, format);
+  vlog_line(options, level, format, args);
+  va_end(args);
 }
 
 }  // namespace connkit::detail

@@ -193,13 +193,6 @@ ServerStats ServerImpl::stats() const {
 
 void ServerImpl::log(int level, std::string_view line) const { log_line(options_, level, line); }
 
-void ServerImpl::logf(int level, const char* format, ...) const {
-  if (level > options_.verbosity) return;
-  va_list args;
-  va_start(args, format);
-  vlog_line(options_, level, format, args);
-  va_end(args);
-}
 
 }  // namespace detail
 

@@ -49,8 +49,6 @@ class ServerImpl {
   void worker_finished() noexcept;
   /// Writes to the log sink if `level` <= verbosity. Any thread.
   void log(int level, std::string_view line) const;
-  /// printf-style log line, formatted only when `level` <= verbosity. Any thread.
-  void logf(int level, const char* format, ...) const __attribute__((format(printf, 3, 4)));
 
  private:
   void validate(boost::system::error_code& ec) const;

@@ -53,7 +53,7 @@ void Worker::adopt(int fd, unsigned listener) {
   } catch (...) {
     // memcached's conn_new failure: refuse this client, keep serving the others.
     counters_.malloc_fails.add();
-    logf(1, "Failed to allocate a connection object for fd %d", fd);
+    logf(options_, 1, "Failed to allocate a connection object for fd %d", fd);
     ::close(fd);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
     return;
@@ -66,7 +66,7 @@ void Worker::adopt(int fd, unsigned listener) {
   }
   if (ec) {
     // The seed's event_add failure path: the struct goes back to the free list.
-    logf(1, "<%d could not register the connection: %s", fd, ec.message().c_str());
+    logf(options_, 1, "<%d could not register the connection: %s", fd, ec.message().c_str());
     ::close(fd);
     pools_[listener]->release(*c);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
@@ -92,13 +92,13 @@ void Worker::adopt_datagram(int fd, unsigned listener) {
     datagram_conns_.push_back(std::move(c));
   } catch (const std::exception& e) {
     counters_.malloc_fails.add();
-    logf(1, "<%d could not set up the UDP listener: %s", fd, e.what());
+    logf(options_, 1, "<%d could not set up the UDP listener: %s", fd, e.what());
     ::close(fd);
     return;
   }
   Connection& c = *datagram_conns_.back();
   link(c);
-  logf(2, "<%d server listening (udp)", fd);
+  logf(options_, 2, "<%d server listening (udp)", fd);
   c.open(fd);
 }
 
@@ -184,7 +184,7 @@ void Worker::sweep() {
     } else if (options_.idle_timeout.count() > 0 && c->waiting_for_input() &&
                now - c->last_active_ >= options_.idle_timeout) {
       counters_.idle_kicks.add();
-      logf(2, "<%d idle timeout, closing", c->native_handle());
+      logf(options_, 2, "<%d idle timeout, closing", c->native_handle());
       c->kick(make_error_code(errc::idle_timeout), false);
     }
     c = next;
@@ -193,12 +193,5 @@ void Worker::sweep() {
 
 void Worker::log(int level, std::string_view line) const { log_line(options_, level, line); }
 
-void Worker::logf(int level, const char* format, ...) const {
-  if (level > options_.verbosity) return;
-  va_list args;
-  va_start(args, format);
-  vlog_line(options_, level, format, args);
-  va_end(args);
-}
 
 }  // namespace connkit::detail

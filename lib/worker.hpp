@@ -60,8 +60,6 @@ class Worker {
 
   /// Writes a line to the log sink if `level` <= verbosity.
   void log(int level, std::string_view line) const;
-  /// printf-style log line, formatted only when `level` <= verbosity.
-  void logf(int level, const char* format, ...) const __attribute__((format(printf, 3, 4)));
 
  private:
   void link(Connection& c) noexcept;

@@ -1,6 +1,7 @@
 // Replies that point at memory owned elsewhere (memcached's ilist): the owner's reference
 // is held until the bytes are sent, and released when a connection closes with them unsent.
 #include <connkit/connection.hpp>
+#include <connkit/server.hpp>
 
 #include <atomic>
 #include <memory>
@@ -20,7 +21,7 @@ namespace {
 /// A value shared by every connection, counted like a cache item.
 struct SharedValue {
   std::atomic<int> refs{0};
-  std::string bytes = std::string(1000, 'v') + "\r\n";
+  std::string bytes = std::string(10000, 'v') + "\r\n";  // 2000 replies: 20 MB, more than socket buffers hold
 
   static void release(void* self) noexcept { static_cast<SharedValue*>(self)->refs.fetch_sub(1); }
 };
@@ -60,9 +61,8 @@ TEST_CASE("borrowed reply bytes stay referenced until sent, then are released", 
   for (int i = 0; i < 2000; ++i) requests += "GET\r\n";
   REQUIRE(c.send_all(requests));
   // The client is not reading: the server holds references to what it could not send.
-  REQUIRE(eventually([&] { return server.stats().total.bytes_read == requests.size(); }));
-  CHECK(value.refs.load() > 0);
-  const std::string reply = c.recv_n(2000 * value.bytes.size(), 10000ms);
+  CHECK(eventually([&] { return value.refs.load() > 0; }));
+  const std::string reply = c.recv_n(2000 * value.bytes.size(), 20000ms);
   CHECK(reply.size() == 2000 * value.bytes.size());
   CHECK(reply.substr(0, value.bytes.size()) == value.bytes);
   CHECK(eventually([&] { return value.refs.load() == 0; }));
@@ -77,7 +77,7 @@ TEST_CASE("a connection closed with borrowed replies unsent releases every refer
     std::string requests;
     for (int i = 0; i < 2000; ++i) requests += "GET\r\n";
     REQUIRE(c.send_all(requests));
-    REQUIRE(eventually([&] { return value.refs.load() > 0 && server.stats().total.bytes_read == requests.size(); }));
+    REQUIRE(eventually([&] { return value.refs.load() > 0; }));
   }  // closed without reading
   CHECK(eventually([&] { return server.stats().total.curr_conns == 0; }));
   CHECK(value.refs.load() == 0);

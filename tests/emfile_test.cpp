@@ -2,6 +2,7 @@
 // resumes. The server runs in a child process with a low RLIMIT_NOFILE.
 #include <connkit/server.hpp>
 
+#include <csignal>
 #include <cstdint>
 #include <vector>
 
@@ -51,6 +52,12 @@ struct ChildStats {
 }  // namespace
 
 TEST_CASE("EMFILE pauses accepting with a back-off, without spinning, and accepting resumes", "[loopback][emfile]") {
+  // A child that dies must fail the test, not kill it with SIGPIPE on the next write.
+  struct IgnoreSigpipe {
+    IgnoreSigpipe() { previous = ::signal(SIGPIPE, SIG_IGN); }
+    ~IgnoreSigpipe() { ::signal(SIGPIPE, previous); }
+    void (*previous)(int);
+  } ignore_sigpipe;
   int to_child[2];
   int from_child[2];
   REQUIRE(::pipe(to_child) == 0);

@@ -96,6 +96,8 @@ class Connection {
   void drive();
   void set_state(ConnState next);
   void apply(const Action& action);
+  template <class Call>
+  Action guarded(Call&& call);
   void need_more_input();
   void flush_then(ConnState after);
   bool wait_for_body();
