@@ -1,5 +1,7 @@
 #include <connkit/connection.hpp>
 
+#include <cstdio>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -66,15 +68,18 @@ std::string Connection::peer_address() {
     return "?";
   }
   char host[INET6_ADDRSTRLEN] = "?";
+  char text[INET6_ADDRSTRLEN + 16];
   if (ss.ss_family == AF_INET) {
     const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
     ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
+    std::snprintf(text, sizeof text, "%s:%u", host, static_cast<unsigned>(ntohs(a->sin_port)));
+    return text;
   }
   if (ss.ss_family == AF_INET6) {
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
     ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+    std::snprintf(text, sizeof text, "[%s]:%u", host, static_cast<unsigned>(ntohs(a->sin6_port)));
+    return text;
   }
   if (ss.ss_family == AF_UNIX) return "unix";
   return "?";

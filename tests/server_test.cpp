@@ -380,3 +380,32 @@ TEST_CASE("a handler's transition override can close after a request", "[loopbac
   c.send_all("x");
   CHECK(c.wait_closed());
 }
+
+TEST_CASE("a handler can name its peer", "[loopback][handler]") {
+  struct Who final : connkit::ProtocolHandler {
+    connkit::Action on_input(connkit::Connection& conn, std::span<const char> in) override {
+      conn.reply(conn.peer_address() + "\n");
+      return connkit::Action::consumed(in.size());
+    }
+  };
+  const std::string path = "/tmp/connkit-who-" + std::to_string(::getpid()) + ".sock";
+  connkit::ServerOptions options;
+  options.threads = 1;
+  connkit::ListenerOptions tcp;
+  tcp.handler = [] { return std::make_unique<Who>(); };
+  connkit::ListenerOptions local = tcp;
+  local.transport = connkit::Transport::unix_stream;
+  local.path = path;
+  options.listeners = {tcp, local};
+  connkit::Server server(std::move(options));
+  server.start();
+  Client c = Client::tcp(server.port(0));
+  sockaddr_in mine{};
+  socklen_t len = sizeof mine;
+  REQUIRE(::getsockname(c.fd(), reinterpret_cast<sockaddr*>(&mine), &len) == 0);
+  const std::string expected = "127.0.0.1:" + std::to_string(ntohs(mine.sin_port)) + "\n";
+  CHECK(c.roundtrip("?", expected.size()) == expected);
+  Client u = Client::unix_stream(path);
+  CHECK(u.roundtrip("?", 5) == "unix\n");
+  CHECK(server.port(1) == 0);
+}
