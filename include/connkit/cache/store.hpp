@@ -1,0 +1,202 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <connkit/reply_list.hpp>
+
+namespace connkit::cache {
+
+/// Seconds since the Unix epoch. Injectable so tests control expiry without sleeping.
+using Clock = std::function<std::int64_t()>;
+
+/// A Clock reading the system's real time.
+Clock system_clock();
+
+/// What a Store is built from.
+struct StoreOptions {
+  std::size_t memory_limit = 64u << 20;   ///< bytes for keys, values and item overhead (memcached's -m)
+  std::size_t item_size_max = 1u << 20;   ///< largest item, overhead included (memcached's -I)
+  unsigned shards = 16;                   ///< independent locks; the memory limit stays global
+  Clock clock;                            ///< empty: system_clock()
+};
+
+class Store;
+
+/// One cached item: key, 32-bit client flags, expiry, CAS unique and value, in one block.
+/// Reference counted: a reply that sends the value zero-copy holds a reference, so the
+/// bytes stay valid while another client overwrites or deletes the key.
+class Item {
+ public:
+  std::string_view key() const noexcept { return {data_, key_size_}; }
+  /// The value, without the trailing "\r\n".
+  std::span<char> value() noexcept { return {data_ + key_size_, value_size_}; }
+  std::span<const char> value() const noexcept { return {data_ + key_size_, value_size_}; }
+  /// The value followed by "\r\n": what a text-protocol reply sends, and what a set reads.
+  std::span<char> value_with_crlf() noexcept { return {data_ + key_size_, value_size_ + 2}; }
+  std::uint32_t flags() const noexcept { return flags_; }
+  /// Absolute expiry in Unix seconds; 0 = never.
+  std::int64_t exptime() const noexcept { return exptime_; }
+  std::uint64_t cas() const noexcept { return cas_; }
+  /// Last time the item was stored or read (Unix seconds).
+  std::int64_t last_access() const noexcept { return last_access_.load(std::memory_order_relaxed); }
+  /// True once the item has been read since it was stored.
+  bool fetched() const noexcept { return fetched_.load(std::memory_order_relaxed); }
+  /// Bytes this item counts against the memory limit.
+  std::size_t total_size() const noexcept { return sizeof(Item) + key_size_ + value_size_ + 2; }
+
+  /// A reference for a zero-copy reply: the reply list releases it once the bytes are sent.
+  BufferOwner owner() noexcept;
+
+ private:
+  friend class Store;
+  friend class ItemRef;
+  Item() = default;
+
+  std::atomic<std::uint32_t> refs_{1};
+  std::uint32_t flags_ = 0;
+  std::int64_t exptime_ = 0;
+  std::uint64_t cas_ = 0;
+  std::atomic<std::int64_t> last_access_{0};
+  std::atomic<bool> fetched_{false};
+  bool linked_ = false;
+  std::uint8_t key_size_ = 0;
+  std::uint32_t value_size_ = 0;
+  std::uint64_t hash_ = 0;
+  Item* hash_next_ = nullptr;  // shard's hash chain
+  Item* lru_prev_ = nullptr;   // shard's LRU list: head = most recent
+  Item* lru_next_ = nullptr;
+  Store* store_ = nullptr;
+  char data_[1];               // key, value, "\r\n"
+};
+
+/// An owning reference to an Item (intrusive count; copying takes a reference).
+class ItemRef {
+ public:
+  ItemRef() = default;
+  ItemRef(const ItemRef& o) noexcept : item_(o.item_) { retain(); }
+  ItemRef(ItemRef&& o) noexcept : item_(std::exchange(o.item_, nullptr)) {}
+  ItemRef& operator=(ItemRef o) noexcept {
+    std::swap(item_, o.item_);
+    return *this;
+  }
+  ~ItemRef() { reset(); }
+
+  Item* get() const noexcept { return item_; }
+  Item* operator->() const noexcept { return item_; }
+  Item& operator*() const noexcept { return *item_; }
+  explicit operator bool() const noexcept { return item_ != nullptr; }
+  void reset() noexcept;
+
+ private:
+  friend class Store;
+  friend class Item;
+  explicit ItemRef(Item* adopted) noexcept : item_(adopted) {}
+  void retain() noexcept {
+    if (item_ != nullptr) item_->refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  Item* item_ = nullptr;
+};
+
+/// How a store() treats an existing item (memcached's set/add/replace/append/prepend/cas).
+enum class StoreMode : std::uint8_t { set, add, replace, append, prepend, cas };
+
+/// memcached's store_item results.
+enum class StoreResult : std::uint8_t { stored, not_stored, exists, not_found, no_memory };
+
+/// Why get() found nothing (memcached counts get_expired and get_flushed apart).
+enum class Miss : std::uint8_t { none, missing, expired, flushed };
+
+/// Results of incr/decr.
+enum class ArithResult : std::uint8_t { ok, not_found, non_numeric, no_memory };
+
+/// Item-level counters (memcached's names in comments).
+struct StoreStats {
+  std::uint64_t curr_items = 0;    ///< curr_items
+  std::uint64_t total_items = 0;   ///< total_items
+  std::uint64_t bytes = 0;         ///< bytes
+  std::uint64_t evictions = 0;     ///< evictions
+  std::uint64_t reclaimed = 0;     ///< reclaimed: expired items whose memory was reused
+  std::uint64_t expired_unfetched = 0;  ///< expired_unfetched
+  std::uint64_t evicted_unfetched = 0;  ///< evicted_unfetched
+  std::uint64_t limit_maxbytes = 0;     ///< limit_maxbytes
+};
+
+/// A thread-safe memcached-style item store: sharded hash tables, a per-shard LRU, one
+/// global memory limit with LRU eviction, lazy expiry on access plus a periodic reclaim,
+/// memcached's expiry rules and 64-bit CAS uniques.
+class Store {
+ public:
+  explicit Store(StoreOptions options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  /// memcached's realtime(): 0 = never; <= 30 days = relative to now; larger = absolute Unix
+  /// time; negative = already expired. Returns an absolute time, 0, or -1 (expired).
+  std::int64_t absolute_exptime(std::int64_t client_exptime) const noexcept;
+
+  /// Makes an unlinked item with room for `value_size` bytes plus "\r\n" (fill it through
+  /// value_with_crlf()). Null if the item would exceed item_size_max, or if memory cannot
+  /// be found. `client_exptime` follows absolute_exptime().
+  ItemRef allocate(std::string_view key, std::uint32_t flags, std::int64_t client_exptime, std::size_t value_size);
+  /// True if an item for this key and value size would exceed item_size_max.
+  bool too_large(std::size_t key_size, std::size_t value_size) const noexcept;
+
+  /// Links `item` under its key as `mode` says. For cas, `compare` is the client's unique.
+  StoreResult store(const ItemRef& item, StoreMode mode, std::uint64_t compare = 0);
+  /// The live item for `key` (null when missing, expired or flushed, saying which in `why`);
+  /// marks it fetched and most recently used.
+  ItemRef get(std::string_view key, Miss* why = nullptr);
+  /// get() and set a new expiry (memcached's gat/gats).
+  ItemRef get_and_touch(std::string_view key, std::int64_t client_exptime, Miss* why = nullptr);
+  /// Sets a new expiry; false if missing.
+  bool touch(std::string_view key, std::int64_t client_exptime);
+  /// Unlinks the item; false if missing.
+  bool remove(std::string_view key);
+  /// incr (or decr) a decimal value by `delta`: 64-bit wrap on incr, floor 0 on decr.
+  ArithResult arithmetic(std::string_view key, bool increment, std::uint64_t delta, std::uint64_t& result);
+  /// flush_all: invalidates every item now (delay 0) or at now + delay.
+  void flush_all(std::int64_t delay_seconds);
+  /// Frees expired and flushed items in every shard; returns how many.
+  std::size_t reclaim_expired();
+  /// The periodic reclaim, paced by traffic: at most once a second, one shard per call.
+  /// Cheap to call on every request (one relaxed load when there is nothing to do).
+  void maybe_reclaim() noexcept;
+
+  StoreStats stats() const;
+  const StoreOptions& options() const noexcept { return options_; }
+  std::int64_t now() const { return options_.clock(); }
+
+ private:
+  struct Shard;
+  Shard& shard_for(std::uint64_t hash) noexcept;
+
+  StoreOptions options_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<std::size_t> used_bytes_{0};
+  std::atomic<std::uint64_t> next_cas_{0};
+  std::atomic<std::int64_t> flush_at_{0};     // items last stored before this are invalid once it passes
+  std::atomic<std::uint64_t> flush_cas_{0};   // items with cas <= this are invalid (immediate flush)
+  std::atomic<unsigned> evict_cursor_{0};
+  std::atomic<std::int64_t> next_reclaim_{0};
+  std::atomic<unsigned> reclaim_cursor_{0};
+
+  void release(Item* item) noexcept;
+  bool evict_one(unsigned preferred) noexcept;
+  bool is_live(const Item& item, std::int64_t now, Miss* why) const noexcept;
+  void unlink_locked(Shard& shard, Item* item) noexcept;
+  void link_locked(Shard& shard, Item* item) noexcept;
+  Item* find_locked(Shard& shard, std::string_view key, std::uint64_t hash) noexcept;
+  std::size_t reclaim_shard(Shard& shard, std::int64_t now) noexcept;
+  friend class ItemRef;
+};
+
+}  // namespace connkit::cache

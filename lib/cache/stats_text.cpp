@@ -1,0 +1,127 @@
+#include "stats_text.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace connkit::cache::detail {
+namespace {
+
+/// Appends memcached's "STAT <name> <value>\r\n" lines.
+class StatWriter {
+ public:
+  explicit StatWriter(std::string& out) : out_(out) {}
+  void operator()(std::string_view name, std::uint64_t value) { line(name, std::to_string(value)); }
+  void line(std::string_view name, std::string_view value) {
+    out_.append("STAT ").append(name).append(" ").append(value).append("\r\n");
+  }
+
+ private:
+  std::string& out_;
+};
+
+std::string seconds_text(const timeval& tv) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%ld.%06ld", static_cast<long>(tv.tv_sec), static_cast<long>(tv.tv_usec));
+  return text;
+}
+
+}  // namespace
+
+std::string general_stats(const Endpoint& endpoint) {
+  std::string out;
+  StatWriter stat(out);
+  const Store& store = const_cast<Endpoint&>(endpoint).store();
+  const std::int64_t now = store.now();
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const ServerStats conns = endpoint.server() != nullptr ? endpoint.server()->stats() : ServerStats{};
+  const CommandStats commands = endpoint.command_stats();
+  const StoreStats items = store.stats();
+
+  stat("pid", static_cast<std::uint64_t>(::getpid()));
+  stat("uptime", static_cast<std::uint64_t>(now - endpoint.started()));
+  stat("time", static_cast<std::uint64_t>(now));
+  stat.line("version", endpoint.options().version);
+  stat("pointer_size", 8 * sizeof(void*));
+  stat.line("rusage_user", seconds_text(usage.ru_utime));
+  stat.line("rusage_system", seconds_text(usage.ru_stime));
+  stat("max_connections", conns.max_connections);
+  stat("curr_connections", conns.total.curr_conns);
+  stat("total_connections", conns.total.total_conns);
+  stat("rejected_connections", conns.total.rejected_conns);
+  stat("connection_structures", conns.total.conn_structs);
+  stat("read_buf_oom", conns.total.read_buf_oom);
+  for_each_stat(commands, stat);
+  stat("bytes_read", conns.total.bytes_read);
+  stat("bytes_written", conns.total.bytes_written);
+  stat("limit_maxbytes", items.limit_maxbytes);
+  stat("accepting_conns", conns.accepting_conns ? 1 : 0);
+  stat("listen_disabled_num", conns.total.listen_disabled_num);
+  stat("time_in_listen_disabled_us", conns.total.time_in_listen_disabled_us);
+  stat("threads", conns.threads);
+  stat("conn_yields", conns.total.conn_yields);
+  stat("idle_kicks", conns.total.idle_kicks);
+  stat("malloc_fails", conns.total.malloc_fails);
+  stat("read_buf_count", conns.total.read_buf_count);
+  stat("read_buf_bytes", conns.total.read_buf_bytes);
+  stat("read_buf_bytes_free", conns.total.read_buf_bytes_free);
+  stat("bytes", items.bytes);
+  stat("curr_items", items.curr_items);
+  stat("total_items", items.total_items);
+  stat("expired_unfetched", items.expired_unfetched);
+  stat("evicted_unfetched", items.evicted_unfetched);
+  stat("evictions", items.evictions);
+  stat("reclaimed", items.reclaimed);
+  return out;
+}
+
+std::string settings_stats(const Endpoint& endpoint) {
+  std::string out;
+  StatWriter stat(out);
+  const Store& store = const_cast<Endpoint&>(endpoint).store();
+  const EndpointOptions& o = endpoint.options();
+  stat("maxbytes", store.options().memory_limit);
+  std::uint64_t port = 0;
+  std::string socket_path = "NULL";
+  std::string umask = "700";
+  if (const Server* server = endpoint.server()) {
+    const ServerOptions& so = server->options();
+    stat("maxconns", so.max_connections);
+    for (const ListenerOptions& l : so.listeners) {
+      if (l.transport == Transport::tcp && port == 0) port = server->port(static_cast<std::size_t>(&l - so.listeners.data()));
+      if (l.transport == Transport::unix_stream) {
+        socket_path = l.path;
+        char mode[16];
+        std::snprintf(mode, sizeof mode, "%o", l.unix_mode);
+        umask = mode;
+      }
+    }
+    stat("tcpport", port);
+    stat("udpport", 0);
+    stat("verbosity", static_cast<std::uint64_t>(endpoint.verbosity()));
+    stat.line("evictions", "on");
+    stat.line("domain_socket", socket_path);
+    stat.line("umask", umask);
+    stat("num_threads", so.threads);
+    stat("reqs_per_event", so.reqs_per_event);
+    stat.line("cas_enabled", o.cas_enabled ? "yes" : "no");
+    stat("tcp_backlog", so.listeners.empty() ? 0 : static_cast<std::uint64_t>(so.listeners.front().backlog));
+    stat("idle_timeout", static_cast<std::uint64_t>(so.idle_timeout.count() / 1000));
+  } else {
+    stat("verbosity", static_cast<std::uint64_t>(endpoint.verbosity()));
+    stat.line("evictions", "on");
+    stat.line("cas_enabled", o.cas_enabled ? "yes" : "no");
+  }
+  const char* protocol = o.protocol == ProtocolChoice::ascii    ? "ascii"
+                         : o.protocol == ProtocolChoice::binary ? "binary"
+                                                                : "auto-negotiate";
+  stat.line("binding_protocol", protocol);
+  stat("item_size_max", store.options().item_size_max);
+  stat.line("flush_enabled", o.flush_enabled ? "yes" : "no");
+  return out;
+}
+
+}  // namespace connkit::cache::detail

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string>
+
+#include <connkit/cache/endpoint.hpp>
+
+namespace connkit::cache::detail {
+
+/// `stats`: memcached's general stats lines ("STAT name value\r\n"), without the END line.
+std::string general_stats(const Endpoint& endpoint);
+/// `stats settings`, without the END line.
+std::string settings_stats(const Endpoint& endpoint);
+
+}  // namespace connkit::cache::detail

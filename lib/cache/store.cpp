@@ -1,0 +1,445 @@
+#include <connkit/cache/store.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <new>
+
+namespace connkit::cache {
+namespace {
+
+// memcached's REALTIME_MAXDELTA: larger expiry values are absolute Unix times.
+constexpr std::int64_t max_relative_exptime = 60 * 60 * 24 * 30;
+
+// An eviction pass gives up after this many tries (items still referenced by replies in
+// flight are unlinked but their memory comes back only when the reply is sent).
+constexpr int max_evictions_per_allocation = 64;
+
+std::uint64_t hash_key(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
+
+}  // namespace
+
+Clock system_clock() {
+  return [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+}
+
+struct Store::Shard {
+  std::mutex mutex;
+  std::vector<Item*> buckets = std::vector<Item*>(1024, nullptr);
+  std::size_t count = 0;
+  Item* lru_head = nullptr;  // most recently used
+  Item* lru_tail = nullptr;
+  std::uint64_t total_items = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t reclaimed = 0;
+  std::uint64_t expired_unfetched = 0;
+  std::uint64_t evicted_unfetched = 0;
+};
+
+// ---- Item and ItemRef -------------------------------------------------------------------
+
+BufferOwner Item::owner() noexcept {
+  refs_.fetch_add(1, std::memory_order_relaxed);
+  return BufferOwner{[](void* self) noexcept { ItemRef dropped(static_cast<Item*>(self)); }, this};
+}
+
+void ItemRef::reset() noexcept {
+  if (item_ != nullptr) {
+    Item* item = std::exchange(item_, nullptr);
+    if (item->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) item->store_->release(item);
+  }
+}
+
+// ---- Store ------------------------------------------------------------------------------
+
+Store::Store(StoreOptions options) : options_(std::move(options)) {
+  if (!options_.clock) options_.clock = system_clock();
+  if (options_.shards == 0) options_.shards = 1;
+  for (unsigned i = 0; i < options_.shards; ++i) shards_.push_back(std::make_unique<Shard>());
+}
+
+Store::~Store() {
+  for (auto& shard : shards_) {
+    for (Item* it = shard->lru_head; it != nullptr;) {
+      Item* next = it->lru_next_;
+      it->linked_ = false;
+      ItemRef dropped(it);  // the table's reference
+      it = next;
+    }
+  }
+}
+
+Store::Shard& Store::shard_for(std::uint64_t hash) noexcept { return *shards_[(hash >> 40) % shards_.size()]; }
+
+std::int64_t Store::absolute_exptime(std::int64_t client_exptime) const noexcept {
+  if (client_exptime == 0) return 0;
+  if (client_exptime < 0) return -1;
+  const std::int64_t now = options_.clock();
+  if (client_exptime > max_relative_exptime) return client_exptime <= now ? -1 : client_exptime;
+  return now + client_exptime;
+}
+
+bool Store::too_large(std::size_t key_size, std::size_t value_size) const noexcept {
+  return sizeof(Item) + key_size + value_size + 2 > options_.item_size_max;
+}
+
+void Store::release(Item* item) noexcept {
+  used_bytes_.fetch_sub(item->total_size(), std::memory_order_relaxed);
+  item->~Item();
+  ::operator delete(static_cast<void*>(item));
+}
+
+ItemRef Store::allocate(std::string_view key, std::uint32_t flags, std::int64_t client_exptime,
+                        std::size_t value_size) {
+  if (key.empty() || key.size() > 250 || too_large(key.size(), value_size)) return {};
+  const std::size_t size = sizeof(Item) + key.size() + value_size + 2;
+  // One global limit: make room by evicting from shard tails, starting with the key's own.
+  const unsigned preferred = static_cast<unsigned>((hash_key(key) >> 40) % shards_.size());
+  for (int tries = 0; used_bytes_.load(std::memory_order_relaxed) + size > options_.memory_limit; ++tries) {
+    if (tries == max_evictions_per_allocation || !evict_one(preferred)) return {};
+  }
+  void* memory = ::operator new(size, std::nothrow);
+  if (memory == nullptr) return {};
+  Item* item = new (memory) Item();
+  item->flags_ = flags;
+  item->exptime_ = absolute_exptime(client_exptime);
+  item->key_size_ = static_cast<std::uint8_t>(key.size());
+  item->value_size_ = static_cast<std::uint32_t>(value_size);
+  item->hash_ = hash_key(key);
+  item->store_ = this;
+  std::memcpy(item->data_, key.data(), key.size());
+  item->last_access_.store(options_.clock(), std::memory_order_relaxed);
+  used_bytes_.fetch_add(size, std::memory_order_relaxed);
+  return ItemRef(item);
+}
+
+bool Store::evict_one(unsigned preferred) noexcept {
+  const std::int64_t now = options_.clock();
+  for (std::size_t n = 0; n < shards_.size(); ++n) {
+    const unsigned index = n == 0 ? preferred
+                                  : evict_cursor_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
+    Shard& shard = *shards_[index];
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    Item* victim = shard.lru_tail;
+    if (victim == nullptr) continue;
+    if (!is_live(*victim, now, nullptr)) {
+      ++shard.reclaimed;
+      if (!victim->fetched()) ++shard.expired_unfetched;
+    } else {
+      ++shard.evictions;
+      if (!victim->fetched()) ++shard.evicted_unfetched;
+    }
+    unlink_locked(shard, victim);
+    return true;
+  }
+  return false;
+}
+
+bool Store::is_live(const Item& item, std::int64_t now, Miss* why) const noexcept {
+  if (item.exptime_ != 0 && item.exptime_ <= now) {
+    if (why != nullptr) *why = Miss::expired;
+    return false;
+  }
+  const std::int64_t flush_at = flush_at_.load(std::memory_order_relaxed);
+  if (item.cas_ <= flush_cas_.load(std::memory_order_relaxed) ||
+      (flush_at != 0 && now >= flush_at && item.last_access() < flush_at)) {
+    if (why != nullptr) *why = Miss::flushed;
+    return false;
+  }
+  return true;
+}
+
+Item* Store::find_locked(Shard& shard, std::string_view key, std::uint64_t hash) noexcept {
+  for (Item* it = shard.buckets[hash & (shard.buckets.size() - 1)]; it != nullptr; it = it->hash_next_) {
+    if (it->hash_ == hash && it->key() == key) return it;
+  }
+  return nullptr;
+}
+
+void Store::link_locked(Shard& shard, Item* item) noexcept {
+  if (shard.count + 1 > shard.buckets.size() + shard.buckets.size() / 2) {
+    // Grow the table (the only allocation a store makes besides the item itself).
+    try {
+      std::vector<Item*> bigger(shard.buckets.size() * 2, nullptr);
+      for (Item* head : shard.buckets) {
+        for (Item* it = head; it != nullptr;) {
+          Item* next = it->hash_next_;
+          Item*& slot = bigger[it->hash_ & (bigger.size() - 1)];
+          it->hash_next_ = slot;
+          slot = it;
+          it = next;
+        }
+      }
+      shard.buckets.swap(bigger);
+    } catch (const std::bad_alloc&) {
+      // Longer chains, same correctness.
+    }
+  }
+  Item*& slot = shard.buckets[item->hash_ & (shard.buckets.size() - 1)];
+  item->hash_next_ = slot;
+  slot = item;
+  item->lru_prev_ = nullptr;
+  item->lru_next_ = shard.lru_head;
+  if (shard.lru_head != nullptr) shard.lru_head->lru_prev_ = item;
+  shard.lru_head = item;
+  if (shard.lru_tail == nullptr) shard.lru_tail = item;
+  item->linked_ = true;
+  item->refs_.fetch_add(1, std::memory_order_relaxed);  // the table's reference
+  ++shard.count;
+  ++shard.total_items;
+}
+
+void Store::unlink_locked(Shard& shard, Item* item) noexcept {
+  Item** link = &shard.buckets[item->hash_ & (shard.buckets.size() - 1)];
+  while (*link != item) link = &(*link)->hash_next_;
+  *link = item->hash_next_;
+  if (item->lru_prev_ != nullptr) item->lru_prev_->lru_next_ = item->lru_next_;
+  if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
+  if (shard.lru_head == item) shard.lru_head = item->lru_next_;
+  if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
+  item->hash_next_ = item->lru_prev_ = item->lru_next_ = nullptr;
+  item->linked_ = false;
+  --shard.count;
+  ItemRef dropped(item);  // the table's reference; freed now unless a reply still holds one
+}
+
+StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compare) {
+  Item* item = ref.get();
+  Shard& shard = shard_for(item->hash_);
+  const std::int64_t now = options_.clock();
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  Item* old = find_locked(shard, item->key(), item->hash_);
+  if (old != nullptr && !is_live(*old, now, nullptr)) {
+    ++shard.reclaimed;
+    unlink_locked(shard, old);
+    old = nullptr;
+  }
+  switch (mode) {
+    case StoreMode::set:
+      break;
+    case StoreMode::add:
+      if (old != nullptr) return StoreResult::not_stored;
+      break;
+    case StoreMode::replace:
+      if (old == nullptr) return StoreResult::not_stored;
+      break;
+    case StoreMode::cas:
+      if (old == nullptr) return StoreResult::not_found;
+      if (old->cas_ != compare) return StoreResult::exists;
+      break;
+    case StoreMode::append:
+    case StoreMode::prepend: {
+      if (old == nullptr) return StoreResult::not_stored;
+      // A new item holding both values; it keeps the old item's flags and expiry.
+      const std::size_t total = old->value_size_ + item->value_size_;
+      if (too_large(item->key_size_, total)) return StoreResult::not_stored;
+      void* memory = ::operator new(sizeof(Item) + item->key_size_ + total + 2, std::nothrow);
+      if (memory == nullptr) return StoreResult::no_memory;
+      Item* joined = new (memory) Item();
+      joined->flags_ = old->flags_;
+      joined->exptime_ = old->exptime_;
+      joined->key_size_ = item->key_size_;
+      joined->value_size_ = static_cast<std::uint32_t>(total);
+      joined->hash_ = item->hash_;
+      joined->store_ = this;
+      std::memcpy(joined->data_, item->data_, item->key_size_);
+      const Item& first = mode == StoreMode::append ? *old : *item;
+      const Item& second = mode == StoreMode::append ? *item : *old;
+      char* out = joined->data_ + joined->key_size_;
+      std::memcpy(out, first.value().data(), first.value_size_);
+      std::memcpy(out + first.value_size_, second.value().data(), second.value_size_);
+      std::memcpy(out + total, "\r\n", 2);
+      joined->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
+      joined->last_access_.store(now, std::memory_order_relaxed);
+      used_bytes_.fetch_add(joined->total_size(), std::memory_order_relaxed);
+      unlink_locked(shard, old);
+      link_locked(shard, joined);
+      ItemRef creation(joined);  // drops the creation reference; the table keeps its own
+      return StoreResult::stored;
+    }
+  }
+  if (old != nullptr) unlink_locked(shard, old);
+  item->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
+  item->last_access_.store(now, std::memory_order_relaxed);
+  item->fetched_.store(false, std::memory_order_relaxed);
+  link_locked(shard, item);
+  return StoreResult::stored;
+}
+
+ItemRef Store::get(std::string_view key, Miss* why) {
+  const std::uint64_t hash = hash_key(key);
+  Shard& shard = shard_for(hash);
+  const std::int64_t now = options_.clock();
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  Item* item = find_locked(shard, key, hash);
+  if (item == nullptr) {
+    if (why != nullptr) *why = Miss::missing;
+    return {};
+  }
+  if (!is_live(*item, now, why)) {
+    ++shard.reclaimed;
+    if (!item->fetched()) ++shard.expired_unfetched;
+    unlink_locked(shard, item);
+    return {};
+  }
+  // Most recently used: to the head of the shard's LRU.
+  if (shard.lru_head != item) {
+    item->lru_prev_->lru_next_ = item->lru_next_;
+    if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
+    if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
+    item->lru_prev_ = nullptr;
+    item->lru_next_ = shard.lru_head;
+    shard.lru_head->lru_prev_ = item;
+    shard.lru_head = item;
+  }
+  item->last_access_.store(now, std::memory_order_relaxed);
+  item->fetched_.store(true, std::memory_order_relaxed);
+  if (why != nullptr) *why = Miss::none;
+  item->refs_.fetch_add(1, std::memory_order_relaxed);
+  return ItemRef(item);
+}
+
+ItemRef Store::get_and_touch(std::string_view key, std::int64_t client_exptime, Miss* why) {
+  ItemRef item = get(key, why);
+  if (item) {
+    const std::int64_t exptime = absolute_exptime(client_exptime);
+    std::lock_guard<std::mutex> lock(shard_for(item->hash_).mutex);
+    item->exptime_ = exptime;
+  }
+  return item;
+}
+
+bool Store::touch(std::string_view key, std::int64_t client_exptime) {
+  return static_cast<bool>(get_and_touch(key, client_exptime));
+}
+
+bool Store::remove(std::string_view key) {
+  const std::uint64_t hash = hash_key(key);
+  Shard& shard = shard_for(hash);
+  const std::int64_t now = options_.clock();
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  Item* item = find_locked(shard, key, hash);
+  if (item == nullptr) return false;
+  const bool live = is_live(*item, now, nullptr);
+  unlink_locked(shard, item);
+  return live;
+}
+
+ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_t delta, std::uint64_t& result) {
+  const std::uint64_t hash = hash_key(key);
+  Shard& shard = shard_for(hash);
+  const std::int64_t now = options_.clock();
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  Item* item = find_locked(shard, key, hash);
+  if (item == nullptr) return ArithResult::not_found;
+  if (!is_live(*item, now, nullptr)) {
+    unlink_locked(shard, item);
+    return ArithResult::not_found;
+  }
+  // memcached parses the value with strtoull: digits only, at most 20 of them.
+  const std::span<const char> value = item->value();
+  if (value.empty() || value.size() > 20) return ArithResult::non_numeric;
+  std::uint64_t current = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return ArithResult::non_numeric;
+    const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
+    if (current > (UINT64_MAX - digit) / 10) return ArithResult::non_numeric;
+    current = current * 10 + digit;
+  }
+  result = increment ? current + delta : (delta > current ? 0 : current - delta);  // incr wraps, decr floors
+  char digits[24];
+  const int n = std::snprintf(digits, sizeof digits, "%llu", static_cast<unsigned long long>(result));
+  const auto length = static_cast<std::size_t>(n);
+  if (length <= value.size()) {
+    // In place, padded with spaces as memcached does when the number gets shorter.
+    char* out = item->data_ + item->key_size_;
+    std::memcpy(out, digits, length);
+    std::memset(out + length, ' ', value.size() - length);
+    item->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
+    return ArithResult::ok;
+  }
+  void* memory = ::operator new(sizeof(Item) + item->key_size_ + length + 2, std::nothrow);
+  if (memory == nullptr) return ArithResult::no_memory;
+  Item* grown = new (memory) Item();
+  grown->flags_ = item->flags_;
+  grown->exptime_ = item->exptime_;
+  grown->key_size_ = item->key_size_;
+  grown->value_size_ = static_cast<std::uint32_t>(length);
+  grown->hash_ = hash;
+  grown->store_ = this;
+  std::memcpy(grown->data_, item->data_, item->key_size_);
+  std::memcpy(grown->data_ + grown->key_size_, digits, length);
+  std::memcpy(grown->data_ + grown->key_size_ + length, "\r\n", 2);
+  grown->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
+  grown->last_access_.store(now, std::memory_order_relaxed);
+  used_bytes_.fetch_add(grown->total_size(), std::memory_order_relaxed);
+  unlink_locked(shard, item);
+  link_locked(shard, grown);
+  ItemRef creation(grown);
+  return ArithResult::ok;
+}
+
+void Store::flush_all(std::int64_t delay_seconds) {
+  if (delay_seconds > 0) {
+    flush_at_.store(options_.clock() + delay_seconds, std::memory_order_relaxed);
+  } else {
+    // Everything stored so far has a CAS unique at or below the current counter.
+    flush_cas_.store(next_cas_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    flush_at_.store(0, std::memory_order_relaxed);
+  }
+}
+
+std::size_t Store::reclaim_shard(Shard& shard, std::int64_t now) noexcept {
+  std::size_t freed = 0;
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  for (Item* it = shard.lru_tail; it != nullptr;) {
+    Item* prev = it->lru_prev_;
+    if (!is_live(*it, now, nullptr)) {
+      ++shard.reclaimed;
+      if (!it->fetched()) ++shard.expired_unfetched;
+      unlink_locked(shard, it);
+      ++freed;
+    }
+    it = prev;
+  }
+  return freed;
+}
+
+std::size_t Store::reclaim_expired() {
+  const std::int64_t now = options_.clock();
+  std::size_t freed = 0;
+  for (auto& shard : shards_) freed += reclaim_shard(*shard, now);
+  return freed;
+}
+
+void Store::maybe_reclaim() noexcept {
+  const std::int64_t now = options_.clock();
+  std::int64_t due = next_reclaim_.load(std::memory_order_relaxed);
+  if (now < due || !next_reclaim_.compare_exchange_strong(due, now + 1, std::memory_order_relaxed)) return;
+  const unsigned index = reclaim_cursor_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
+  reclaim_shard(*shards_[index], now);
+}
+
+StoreStats Store::stats() const {
+  StoreStats s;
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mutex);
+    s.curr_items += shard->count;
+    s.total_items += shard->total_items;
+    s.evictions += shard->evictions;
+    s.reclaimed += shard->reclaimed;
+    s.expired_unfetched += shard->expired_unfetched;
+    s.evicted_unfetched += shard->evicted_unfetched;
+  }
+  s.bytes = used_bytes_.load(std::memory_order_relaxed);
+  s.limit_maxbytes = options_.memory_limit;
+  return s;
+}
+
+}  // namespace connkit::cache

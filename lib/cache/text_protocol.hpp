@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <connkit/cache/endpoint.hpp>
+#include <connkit/cache/store.hpp>
+#include <connkit/connection.hpp>
+#include <connkit/protocol_handler.hpp>
+
+namespace connkit::cache::detail {
+
+/// memcached's text protocol (proto_text.c) as a connkit protocol handler: one per connection.
+/// Values are read straight into the new item (read_body_into) and sent zero-copy from it.
+class TextHandler final : public ProtocolHandler {
+ public:
+  explicit TextHandler(Endpoint& endpoint) : endpoint_(endpoint) {}
+
+  Action on_input(Connection& conn, std::span<const char> input) override;
+  Action on_body(Connection& conn, std::span<char> body) override;
+  Action on_input_too_large(Connection& conn) override;
+  void on_close(Connection& conn, boost::system::error_code reason) noexcept override;
+  std::string_view protocol_name() const noexcept override { return "ascii"; }
+
+ private:
+  // memcached's tokenizer keeps at most 24 tokens, the last one a terminator.
+  static constexpr std::size_t max_tokens = 24;
+  struct Tokens {
+    std::string_view token[max_tokens];
+    std::size_t count = 0;        // memcached's ntokens: real tokens + the terminator
+    std::string_view rest;        // what a full tokenizer left unscanned (get keys)
+  };
+  static void tokenize(std::string_view line, Tokens& out) noexcept;
+
+  Action process(Connection& conn, std::string_view line, std::size_t used);
+  Action process_get(Connection& conn, const Tokens& t, std::size_t used, bool cas, bool touch);
+  Action process_update(Connection& conn, const Tokens& t, std::size_t used, StoreMode mode);
+  void process_delete(Connection& conn, const Tokens& t);
+  void process_arithmetic(Connection& conn, const Tokens& t, bool increment);
+  void process_touch(Connection& conn, const Tokens& t);
+  void process_flush_all(Connection& conn, const Tokens& t);
+  void process_verbosity(Connection& conn, const Tokens& t);
+  void process_stats(Connection& conn, const Tokens& t);
+
+  /// Queues "text\r\n" unless the command said noreply (memcached's out_string).
+  void out_string(Connection& conn, std::string_view text);
+  bool set_noreply_maybe(const Tokens& t) noexcept;
+  CommandCounters& counters(const Connection& conn);
+
+  Endpoint& endpoint_;
+  ItemRef pending_;  // the item a storage command is reading its value into
+  StoreMode pending_mode_ = StoreMode::set;
+  std::uint64_t pending_cas_ = 0;
+  bool noreply_ = false;
+  bool first_input_ = true;
+};
+
+}  // namespace connkit::cache::detail

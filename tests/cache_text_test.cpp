@@ -1,0 +1,258 @@
+// The cache endpoint's text protocol over real sockets, transcript style (memcached's t/*.t),
+// with an injected clock for expiry.
+#include <connkit/cache/endpoint.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "support/client.hpp"
+
+using connkit::test::Client;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A store, an endpoint and a one-worker server on a free port, with a clock the test moves.
+struct CacheFixture {
+  explicit CacheFixture(std::size_t memory = 64u << 20, std::size_t item_max = 1u << 20) {
+    connkit::cache::StoreOptions so;
+    so.memory_limit = memory;
+    so.item_size_max = item_max;
+    so.clock = [this] { return now.load(); };
+    store = std::make_unique<connkit::cache::Store>(so);
+    endpoint = std::make_unique<connkit::cache::Endpoint>(*store);
+    connkit::ServerOptions options;
+    options.threads = 1;
+    connkit::ListenerOptions l;
+    l.handler = endpoint->handler_factory();
+    options.listeners.push_back(l);
+    server = std::make_unique<connkit::Server>(std::move(options));
+    endpoint->attach(*server);
+    server->start();
+  }
+  Client client() { return Client::tcp(server->port()); }
+
+  std::atomic<std::int64_t> now{1700000000};
+  std::unique_ptr<connkit::cache::Store> store;
+  std::unique_ptr<connkit::cache::Endpoint> endpoint;
+  std::unique_ptr<connkit::Server> server;
+};
+
+/// Sends `request`, expects exactly `reply`.
+std::string exchange(Client& c, const std::string& request, std::size_t reply_size) {
+  return c.roundtrip(request, reply_size);
+}
+#define EXPECT_REPLY(client, request, reply) CHECK(exchange(client, request, std::string(reply).size()) == reply)
+
+}  // namespace
+
+TEST_CASE("storage commands and retrieval answer as memcached does", "[cache][text]") {
+  CacheFixture f;
+  Client c = f.client();
+  EXPECT_REPLY(c, "set foo 5 0 6\r\nfooval\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "get foo\r\n", "VALUE foo 5 6\r\nfooval\r\nEND\r\n");
+  EXPECT_REPLY(c, "add foo 0 0 1\r\nx\r\n", "NOT_STORED\r\n");
+  EXPECT_REPLY(c, "replace nope 0 0 1\r\nx\r\n", "NOT_STORED\r\n");
+  EXPECT_REPLY(c, "append foo 0 0 3\r\n_ap\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "prepend foo 0 0 3\r\npr_\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "get foo\r\n", "VALUE foo 5 12\r\npr_fooval_ap\r\nEND\r\n");
+  EXPECT_REPLY(c, "append nope 0 0 1\r\nx\r\n", "NOT_STORED\r\n");
+  EXPECT_REPLY(c, "get foo nope foo\r\n", "VALUE foo 5 12\r\npr_fooval_ap\r\nVALUE foo 5 12\r\npr_fooval_ap\r\nEND\r\n");
+  EXPECT_REPLY(c, "delete foo\r\n", "DELETED\r\n");
+  EXPECT_REPLY(c, "delete foo\r\n", "NOT_FOUND\r\n");
+  EXPECT_REPLY(c, "get foo\r\n", "END\r\n");
+}
+
+TEST_CASE("gets returns a CAS unique that cas checks", "[cache][text]") {
+  CacheFixture f;
+  Client c = f.client();
+  EXPECT_REPLY(c, "cas k 0 0 1 1\r\nx\r\n", "NOT_FOUND\r\n");
+  EXPECT_REPLY(c, "set k 0 0 1\r\na\r\n", "STORED\r\n");
+  c.send_all("gets k\r\n");
+  std::string line;
+  char ch;
+  std::size_t got = 0;
+  while (c.recv_exact(&ch, 1, got) && ch != '\n') line += ch;
+  REQUIRE(line.rfind("VALUE k 0 1 ", 0) == 0);
+  const std::string unique = line.substr(12, line.size() - 13);
+  CHECK(c.recv_n(8) == "a\r\nEND\r\n");
+  EXPECT_REPLY(c, "cas k 0 0 1 " + unique + "1\r\nb\r\n", "EXISTS\r\n");
+  EXPECT_REPLY(c, "cas k 0 0 1 " + unique + "\r\nb\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "cas k 0 0 1 " + unique + "\r\nc\r\n", "EXISTS\r\n");
+  EXPECT_REPLY(c, "get k\r\n", "VALUE k 0 1\r\nb\r\nEND\r\n");
+  const auto stats = f.endpoint->command_stats();
+  CHECK(stats.cas_misses == 1);
+  CHECK(stats.cas_hits == 1);
+  CHECK(stats.cas_badval == 2);
+}
+
+TEST_CASE("incr wraps, decr floors at zero, non-numeric values are refused", "[cache][text]") {
+  CacheFixture f;
+  Client c = f.client();
+  EXPECT_REPLY(c, "incr n 1\r\n", "NOT_FOUND\r\n");
+  EXPECT_REPLY(c, "set n 0 0 2\r\n10\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "incr n 5\r\n", "15\r\n");
+  EXPECT_REPLY(c, "decr n 100\r\n", "0\r\n");
+  EXPECT_REPLY(c, "set n 0 0 20\r\n18446744073709551615\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "incr n 2\r\n", "1\r\n");
+  EXPECT_REPLY(c, "get n\r\n", "VALUE n 0 20\r\n1                   \r\nEND\r\n");
+  EXPECT_REPLY(c, "set s 0 0 3\r\nabc\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "incr s 1\r\n", "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+  EXPECT_REPLY(c, "incr n abc\r\n", "CLIENT_ERROR invalid numeric delta argument\r\n");
+  EXPECT_REPLY(c, "decr n -1\r\n", "CLIENT_ERROR invalid numeric delta argument\r\n");
+}
+
+TEST_CASE("malformed requests get memcached's errors and the connection stays usable", "[cache][text]") {
+  CacheFixture f;
+  Client c = f.client();
+  const std::string long_key(251, 'k');
+  EXPECT_REPLY(c, "bogus\r\n", "ERROR\r\n");
+  EXPECT_REPLY(c, "\r\n", "ERROR\r\n");
+  EXPECT_REPLY(c, "set " + long_key + " 0 0 1\r\n", "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_REPLY(c, "get a " + long_key + " b\r\n", "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_REPLY(c, "set k 0 0 abc\r\n", "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_REPLY(c, "set k 0 0 -1\r\n", "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_REPLY(c, "set k 0 0 3\r\nabcde\r\n", "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
+  EXPECT_REPLY(c, "delete k 10\r\n", "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
+  EXPECT_REPLY(c, "delete k 0\r\n", "NOT_FOUND\r\n");
+  EXPECT_REPLY(c, "touch k abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n");
+  EXPECT_REPLY(c, "set\r\n", "ERROR\r\n");
+  EXPECT_REPLY(c, "version\r\n", "VERSION 1.6.18-connkit\r\n");
+  EXPECT_REPLY(c, "verbosity 1\r\n", "OK\r\n");
+  EXPECT_REPLY(c, "verbosity x\r\n", "CLIENT_ERROR bad command line format\r\n");
+}
+
+TEST_CASE("an oversized value is swallowed, refused, and removes the old item", "[cache][text]") {
+  CacheFixture f(64u << 20, 1024);
+  Client c = f.client();
+  EXPECT_REPLY(c, "set big 0 0 3\r\nold\r\n", "STORED\r\n");
+  const std::string value(2000, 'v');
+  EXPECT_REPLY(c, "set big 0 0 2000\r\n" + value + "\r\n", "SERVER_ERROR object too large for cache\r\n");
+  EXPECT_REPLY(c, "get big\r\n", "END\r\n");
+  EXPECT_REPLY(c, "add other 0 0 2000 noreply\r\n" + value + "\r\nget other\r\n", "END\r\n");
+  CHECK(f.endpoint->command_stats().store_too_large == 2);
+}
+
+TEST_CASE("noreply suppresses replies of storage commands", "[cache][text]") {
+  CacheFixture f;
+  Client c = f.client();
+  EXPECT_REPLY(c, "set a 0 0 1 noreply\r\n1\r\nincr a 1 noreply\r\ndelete b noreply\r\nget a\r\n",
+               "VALUE a 0 1\r\n2\r\nEND\r\n");
+}
+
+TEST_CASE("items expire by memcached's rules as the clock moves", "[cache][text][expiry]") {
+  CacheFixture f;
+  Client c = f.client();
+  EXPECT_REPLY(c, "set rel 0 10 1\r\nr\r\n", "STORED\r\n");
+  const std::string absolute = std::to_string(f.now.load() + 20);
+  EXPECT_REPLY(c, "set abs 0 " + absolute + " 1\r\na\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "set neg 0 -1 1\r\nn\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "get neg\r\n", "END\r\n");
+  f.now += 9;
+  EXPECT_REPLY(c, "get rel abs\r\n", "VALUE rel 0 1\r\nr\r\nVALUE abs 0 1\r\na\r\nEND\r\n");
+  f.now += 1;
+  EXPECT_REPLY(c, "get rel abs\r\n", "VALUE abs 0 1\r\na\r\nEND\r\n");
+  EXPECT_REPLY(c, "touch abs 100\r\n", "TOUCHED\r\n");
+  f.now += 50;
+  EXPECT_REPLY(c, "gat 5 abs\r\n", "VALUE abs 0 1\r\na\r\nEND\r\n");
+  f.now += 5;
+  EXPECT_REPLY(c, "get abs\r\n", "END\r\n");
+  CHECK(f.endpoint->command_stats().get_expired == 3);  // neg, rel, abs
+}
+
+TEST_CASE("flush_all with a delay also invalidates items stored before the deadline", "[cache][text][expiry]") {
+  CacheFixture f;
+  Client c = f.client();
+  EXPECT_REPLY(c, "set a 0 0 1\r\na\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "flush_all 3\r\n", "OK\r\n");
+  f.now += 1;
+  EXPECT_REPLY(c, "set b 0 0 1\r\nb\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "get a b\r\n", "VALUE a 0 1\r\na\r\nVALUE b 0 1\r\nb\r\nEND\r\n");
+  f.now += 2;
+  EXPECT_REPLY(c, "get a b\r\n", "END\r\n");
+  EXPECT_REPLY(c, "set c 0 0 1\r\nc\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "get c\r\n", "VALUE c 0 1\r\nc\r\nEND\r\n");
+  EXPECT_REPLY(c, "flush_all\r\n", "OK\r\n");
+  EXPECT_REPLY(c, "get c\r\n", "END\r\n");
+  EXPECT_REPLY(c, "set d 0 0 1\r\nd\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "get d\r\n", "VALUE d 0 1\r\nd\r\nEND\r\n");
+}
+
+TEST_CASE("the memory limit evicts least recently used items and stats show it", "[cache][text][eviction]") {
+  CacheFixture f(2u << 20, 1u << 20);
+  Client c = f.client();
+  const std::string value(100000, 'x');
+  for (int i = 0; i < 40; ++i) {
+    REQUIRE(exchange(c, "set k" + std::to_string(i) + " 0 0 100000\r\n" + value + "\r\n", 8) == "STORED\r\n");
+  }
+  const auto s = f.store->stats();
+  CHECK(s.evictions > 0);
+  CHECK(s.bytes <= 2u << 20);
+  EXPECT_REPLY(c, "get k0\r\n", "END\r\n");
+  CHECK(exchange(c, "get k39\r\n", 18 + 100000 + 7).size() == 18 + 100000 + 7);
+  c.send_all("stats\r\n");
+  std::string text;
+  while (text.find("END\r\n") == std::string::npos) {
+    char buf[4096];
+    std::size_t got = 0;
+    c.recv_exact(buf, 1, got);
+    if (got == 0) break;
+    text.append(buf, got);
+  }
+  CHECK(text.find("STAT evictions " + std::to_string(s.evictions) + "\r\n") != std::string::npos);
+  CHECK(text.find("STAT limit_maxbytes 2097152\r\n") != std::string::npos);
+  CHECK(text.find("STAT curr_connections 1\r\n") != std::string::npos);
+  CHECK(text.find("STAT cmd_set 40\r\n") != std::string::npos);
+}
+
+TEST_CASE("a 1 MiB item fits even when the memory limit is small", "[cache][text][eviction]") {
+  CacheFixture f(3u << 20, 1u << 20);
+  Client c = f.client();
+  const std::string value((1u << 20) - 512, 'm');
+  for (int i = 0; i < 6; ++i) {
+    REQUIRE(exchange(c, "set m" + std::to_string(i) + " 0 0 " + std::to_string(value.size()) + "\r\n" + value + "\r\n", 8) ==
+            "STORED\r\n");
+  }
+  CHECK(f.store->stats().evictions >= 3);
+}
+
+TEST_CASE("a multi-get of hundreds of keys returns every hit in order", "[cache][text]") {
+  CacheFixture f;
+  Client c = f.client();
+  std::string request = "get";
+  std::string expected;
+  for (int i = 0; i < 500; ++i) {
+    const std::string key = "key" + std::to_string(i);
+    if (i % 2 == 0) {
+      REQUIRE(exchange(c, "set " + key + " 0 0 1\r\nv\r\n", 8) == "STORED\r\n");
+      expected += "VALUE " + key + " 0 1\r\nv\r\n";
+    }
+    request += " " + key;
+  }
+  expected += "END\r\n";
+  CHECK(exchange(c, request + "\r\n", expected.size()) == expected);
+}
+
+TEST_CASE("an HTTP request and an overlong non-get line close the connection silently", "[cache][text]") {
+  CacheFixture f;
+  Client http = f.client();
+  http.send_all("GET / HTTP/1.1\r\n");
+  CHECK(http.wait_closed());
+  Client junk = f.client();
+  junk.send_all(std::string(3000, 'j'));
+  CHECK(junk.wait_closed());
+  Client fine = f.client();
+  EXPECT_REPLY(fine, "get " + std::string(3000, ' ') + "x\r\n", "END\r\n");
+}
+
+TEST_CASE("quit flushes earlier replies and closes", "[cache][text]") {
+  CacheFixture f;
+  Client c = f.client();
+  c.send_all("set q 0 0 1\r\nq\r\nquit\r\nget q\r\n");
+  std::string got;
+  CHECK(c.read_to_eof(got));
+  CHECK(got == "STORED\r\n");
+}
