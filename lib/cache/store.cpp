@@ -1,6 +1,7 @@
 #include <connkit/cache/store.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -209,7 +210,13 @@ void Store::unlink_locked(Shard& shard, Item* item) noexcept {
   ItemRef dropped(item);  // the table's reference; freed now unless a reply still holds one
 }
 
-StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compare) {
+void Store::link_new_locked(Shard& shard, Item* item, std::int64_t now) noexcept {
+  item->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
+  item->last_access_.store(now, std::memory_order_relaxed);
+  link_locked(shard, item);
+}
+
+StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compare, bool set_stale) {
   Item* item = ref.get();
   Shard& shard = shard_for(item->hash_);
   const std::int64_t now = options_.clock();
@@ -231,11 +238,18 @@ StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compa
       break;
     case StoreMode::cas:
       if (old == nullptr) return StoreResult::not_found;
-      if (old->cas_ != compare) return StoreResult::exists;
+      if (old->cas_ != compare) {
+        // meta I: an older CAS may still store, as a stale value keeping TTL and token.
+        if (!set_stale || compare >= old->cas_) return StoreResult::exists;
+        item->exptime_ = old->exptime_;
+        item->stale_ = true;
+        item->token_sent_ = old->token_sent_;
+      }
       break;
     case StoreMode::append:
     case StoreMode::prepend: {
       if (old == nullptr) return StoreResult::not_stored;
+      if (compare != 0 && compare != old->cas_) return StoreResult::exists;  // meta's simplified CAS check
       // A new item holding both values; it keeps the old item's flags and expiry.
       const std::size_t total = old->value_size_ + item->value_size_;
       if (too_large(item->key_size_, total)) return StoreResult::not_stored;
@@ -255,64 +269,30 @@ StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compa
       std::memcpy(out, first.value().data(), first.value_size_);
       std::memcpy(out + first.value_size_, second.value().data(), second.value_size_);
       std::memcpy(out + total, "\r\n", 2);
-      joined->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
-      joined->last_access_.store(now, std::memory_order_relaxed);
       used_bytes_.fetch_add(joined->total_size(), std::memory_order_relaxed);
       unlink_locked(shard, old);
-      link_locked(shard, joined);
+      link_new_locked(shard, joined, now);
       ItemRef creation(joined);  // drops the creation reference; the table keeps its own
       return StoreResult::stored;
     }
   }
   if (old != nullptr) unlink_locked(shard, old);
-  item->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
-  item->last_access_.store(now, std::memory_order_relaxed);
   item->fetched_.store(false, std::memory_order_relaxed);
-  link_locked(shard, item);
+  link_new_locked(shard, item, now);
   return StoreResult::stored;
 }
 
 ItemRef Store::get(std::string_view key, Miss* why) {
-  const std::uint64_t hash = hash_key(key);
-  Shard& shard = shard_for(hash);
-  const std::int64_t now = options_.clock();
-  std::lock_guard<std::mutex> lock(shard.mutex);
-  Item* item = find_locked(shard, key, hash);
-  if (item == nullptr) {
-    if (why != nullptr) *why = Miss::missing;
-    return {};
-  }
-  if (!is_live(*item, now, why)) {
-    ++shard.reclaimed;
-    if (!item->fetched()) ++shard.expired_unfetched;
-    unlink_locked(shard, item);
-    return {};
-  }
-  // Most recently used: to the head of the shard's LRU.
-  if (shard.lru_head != item) {
-    item->lru_prev_->lru_next_ = item->lru_next_;
-    if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
-    if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
-    item->lru_prev_ = nullptr;
-    item->lru_next_ = shard.lru_head;
-    shard.lru_head->lru_prev_ = item;
-    shard.lru_head = item;
-  }
-  item->last_access_.store(now, std::memory_order_relaxed);
-  item->fetched_.store(true, std::memory_order_relaxed);
-  if (why != nullptr) *why = Miss::none;
-  item->refs_.fetch_add(1, std::memory_order_relaxed);
-  return ItemRef(item);
+  MetaGetResult ignored;
+  return meta_get(key, MetaGetRequest{}, ignored, why);
 }
 
 ItemRef Store::get_and_touch(std::string_view key, std::int64_t client_exptime, Miss* why) {
-  ItemRef item = get(key, why);
-  if (item) {
-    const std::int64_t exptime = absolute_exptime(client_exptime);
-    std::lock_guard<std::mutex> lock(shard_for(item->hash_).mutex);
-    item->exptime_ = exptime;
-  }
-  return item;
+  MetaGetRequest request;
+  request.set_ttl = true;
+  request.ttl = client_exptime;
+  MetaGetResult ignored;
+  return meta_get(key, request, ignored, why);
 }
 
 bool Store::touch(std::string_view key, std::int64_t client_exptime) {
@@ -332,57 +312,179 @@ bool Store::remove(std::string_view key) {
 }
 
 ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_t delta, std::uint64_t& result) {
+  ItemRef item;
+  bool created = false;
+  return arithmetic(key, increment, delta, ArithRequest{}, result, item, created);
+}
+
+ItemRef Store::make_number_item(std::string_view key, std::uint32_t flags, std::int64_t exptime_client,
+                                std::uint64_t number) {
+  char digits[24];
+  const auto length = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, number).ptr - digits);
+  ItemRef item = allocate(key, flags, exptime_client, length);
+  if (item) {
+    std::memcpy(item->data_ + item->key_size_, digits, length);
+    std::memcpy(item->data_ + item->key_size_ + length, "\r\n", 2);
+  }
+  return item;
+}
+
+ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_t delta, const ArithRequest& request,
+                              std::uint64_t& result, ItemRef& out, bool& created) {
+  created = false;
+  // An item N may need is made before locking: allocation can evict from any shard.
+  ItemRef fresh = request.vivify ? make_number_item(key, 0, request.vivify_exptime, request.initial) : ItemRef();
   const std::uint64_t hash = hash_key(key);
   Shard& shard = shard_for(hash);
   const std::int64_t now = options_.clock();
   std::lock_guard<std::mutex> lock(shard.mutex);
   Item* item = find_locked(shard, key, hash);
-  if (item == nullptr) return ArithResult::not_found;
-  if (!is_live(*item, now, nullptr)) {
+  if (item != nullptr && !is_live(*item, now, nullptr)) {
     unlink_locked(shard, item);
-    return ArithResult::not_found;
+    item = nullptr;
   }
-  // memcached parses the value with strtoull: digits only, at most 20 of them.
+  if (item == nullptr) {
+    if (!request.vivify) return ArithResult::not_found;
+    if (!fresh) return ArithResult::no_memory;
+    link_new_locked(shard, fresh.get(), now);
+    if (request.set_ttl) fresh->exptime_ = absolute_exptime(request.ttl);
+    created = true;
+    result = request.initial;
+    out = std::move(fresh);
+    return ArithResult::ok;
+  }
+  if (request.has_cas && item->cas_ != request.cas) return ArithResult::exists;
+  // memcached parses the value with strtoull: optional leading blanks, then digits ended by
+  // a blank or the "\r\n" that follows every value.
   const std::span<const char> value = item->value();
-  if (value.empty() || value.size() > 20) return ArithResult::non_numeric;
+  if (value.empty()) return ArithResult::non_numeric;
+  std::size_t at = 0;
+  while (at < value.size() && (value[at] == ' ' || value[at] == '\t')) ++at;
   std::uint64_t current = 0;
-  for (char c : value) {
-    if (c < '0' || c > '9') return ArithResult::non_numeric;
-    const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
+  std::size_t digits_seen = 0;
+  for (; at < value.size() && value[at] >= '0' && value[at] <= '9'; ++at, ++digits_seen) {
+    const std::uint64_t digit = static_cast<std::uint64_t>(value[at] - '0');
     if (current > (UINT64_MAX - digit) / 10) return ArithResult::non_numeric;
     current = current * 10 + digit;
   }
+  if (digits_seen == 0 || (at < value.size() && value[at] != ' ' && value[at] != '\t')) return ArithResult::non_numeric;
   result = increment ? current + delta : (delta > current ? 0 : current - delta);  // incr wraps, decr floors
   char digits[24];
-  const int n = std::snprintf(digits, sizeof digits, "%llu", static_cast<unsigned long long>(result));
-  const auto length = static_cast<std::size_t>(n);
+  const auto length = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, result).ptr - digits);
   if (length <= value.size()) {
     // In place, padded with spaces as memcached does when the number gets shorter.
-    char* out = item->data_ + item->key_size_;
-    std::memcpy(out, digits, length);
-    std::memset(out + length, ' ', value.size() - length);
+    char* data = item->data_ + item->key_size_;
+    std::memcpy(data, digits, length);
+    std::memset(data + length, ' ', value.size() - length);
     item->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
-    return ArithResult::ok;
+  } else {
+    void* memory = ::operator new(sizeof(Item) + item->key_size_ + length + 2, std::nothrow);
+    if (memory == nullptr) return ArithResult::no_memory;
+    Item* grown = new (memory) Item();
+    grown->flags_ = item->flags_;
+    grown->exptime_ = item->exptime_;
+    grown->key_size_ = item->key_size_;
+    grown->value_size_ = static_cast<std::uint32_t>(length);
+    grown->hash_ = hash;
+    grown->store_ = this;
+    std::memcpy(grown->data_, item->data_, item->key_size_);
+    std::memcpy(grown->data_ + grown->key_size_, digits, length);
+    std::memcpy(grown->data_ + grown->key_size_ + length, "\r\n", 2);
+    used_bytes_.fetch_add(grown->total_size(), std::memory_order_relaxed);
+    unlink_locked(shard, item);
+    link_new_locked(shard, grown, now);
+    ItemRef creation(grown);
+    item = grown;
   }
-  void* memory = ::operator new(sizeof(Item) + item->key_size_ + length + 2, std::nothrow);
-  if (memory == nullptr) return ArithResult::no_memory;
-  Item* grown = new (memory) Item();
-  grown->flags_ = item->flags_;
-  grown->exptime_ = item->exptime_;
-  grown->key_size_ = item->key_size_;
-  grown->value_size_ = static_cast<std::uint32_t>(length);
-  grown->hash_ = hash;
-  grown->store_ = this;
-  std::memcpy(grown->data_, item->data_, item->key_size_);
-  std::memcpy(grown->data_ + grown->key_size_, digits, length);
-  std::memcpy(grown->data_ + grown->key_size_ + length, "\r\n", 2);
-  grown->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
-  grown->last_access_.store(now, std::memory_order_relaxed);
-  used_bytes_.fetch_add(grown->total_size(), std::memory_order_relaxed);
-  unlink_locked(shard, item);
-  link_locked(shard, grown);
-  ItemRef creation(grown);
+  if (request.set_ttl) item->exptime_ = absolute_exptime(request.ttl);
+  item->refs_.fetch_add(1, std::memory_order_relaxed);
+  out = ItemRef(item);
   return ArithResult::ok;
+}
+
+ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, MetaGetResult& result, Miss* why) {
+  result = MetaGetResult{};
+  ItemRef fresh;
+  if (request.vivify) {
+    fresh = allocate(key, 0, request.vivify_exptime, 0);
+    if (fresh) std::memcpy(fresh->data_ + fresh->key_size_, "\r\n", 2);
+  }
+  const std::uint64_t hash = hash_key(key);
+  Shard& shard = shard_for(hash);
+  const std::int64_t now = options_.clock();
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  Miss miss = Miss::missing;
+  Item* item = find_locked(shard, key, hash);
+  if (item != nullptr && !is_live(*item, now, &miss)) {
+    ++shard.reclaimed;
+    if (!item->fetched()) ++shard.expired_unfetched;
+    unlink_locked(shard, item);
+    item = nullptr;
+  }
+  if (item == nullptr && fresh) {
+    link_new_locked(shard, fresh.get(), now);
+    item = fresh.get();
+    result.created = true;
+  }
+  if (item == nullptr) {
+    if (why != nullptr) *why = miss;
+    return {};
+  }
+  result.fetched_before = item->fetched();
+  result.last_access_before = item->last_access();
+  if (request.set_ttl) item->exptime_ = absolute_exptime(request.ttl);
+  if (result.created) {
+    item->exptime_ = absolute_exptime(request.vivify_exptime);
+    result.won = true;
+  } else if (request.recache && !item->token_sent_ && item->exptime_ != 0 &&
+             item->exptime_ < absolute_exptime(request.recache_ttl)) {
+    result.won = true;
+  }
+  result.token_was_sent = item->token_sent_;
+  result.stale = item->stale_;
+  if (item->stale_ && !item->token_sent_) result.won = true;
+  if (result.won) item->token_sent_ = true;
+  if (!request.no_update) {
+    if (shard.lru_head != item) {
+      item->lru_prev_->lru_next_ = item->lru_next_;
+      if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
+      if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
+      item->lru_prev_ = nullptr;
+      item->lru_next_ = shard.lru_head;
+      shard.lru_head->lru_prev_ = item;
+      shard.lru_head = item;
+    }
+    item->last_access_.store(now, std::memory_order_relaxed);
+    item->fetched_.store(true, std::memory_order_relaxed);
+  }
+  if (why != nullptr) *why = Miss::none;
+  item->refs_.fetch_add(1, std::memory_order_relaxed);
+  return ItemRef(item);
+}
+
+MetaDeleteResult Store::meta_delete(std::string_view key, bool has_cas, std::uint64_t cas, bool invalidate,
+                                    bool set_ttl, std::int64_t ttl) {
+  const std::uint64_t hash = hash_key(key);
+  Shard& shard = shard_for(hash);
+  const std::int64_t now = options_.clock();
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  Item* item = find_locked(shard, key, hash);
+  if (item != nullptr && !is_live(*item, now, nullptr)) {
+    unlink_locked(shard, item);
+    item = nullptr;
+  }
+  if (item == nullptr) return MetaDeleteResult::not_found;
+  if (has_cas && item->cas_ != cas) return MetaDeleteResult::exists;
+  if (invalidate) {
+    // Marked stale, not removed: the next meta get wins the token to recache it.
+    if (set_ttl) item->exptime_ = absolute_exptime(ttl);
+    item->stale_ = true;
+    item->token_sent_ = false;
+    item->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
+    return MetaDeleteResult::deleted;
+  }
+  unlink_locked(shard, item);
+  return MetaDeleteResult::deleted;
 }
 
 void Store::flush_all(std::int64_t delay_seconds) {

@@ -97,6 +97,7 @@ Action TextHandler::on_input_too_large(Connection& conn) {
 
 void TextHandler::on_close(Connection&, boost::system::error_code) noexcept {
   pending_.reset();
+  meta_set_ = MetaSetReply{};
   noreply_ = false;
   first_input_ = true;
 }
@@ -118,10 +119,14 @@ Action TextHandler::process(Connection& conn, std::string_view line, std::size_t
   }
   const char first = command[0];
   if (first == 'm' && command.size() == 2) {
-    if (command[1] == 'n') {
-      out_string(conn, "MN");
-    } else {
-      out_string(conn, "ERROR");  // the other meta commands are not served yet
+    switch (command[1]) {
+      case 'g': process_meta_get(conn, t); break;
+      case 's': return process_meta_set(conn, t, used);
+      case 'd': process_meta_delete(conn, t); break;
+      case 'a': process_meta_arithmetic(conn, t); break;
+      case 'e': process_meta_debug(conn, t); break;
+      case 'n': out_string(conn, "MN"); break;
+      default: out_string(conn, "ERROR"); break;
     }
   } else if (first == 'g') {
     if (t.count < 3) {
@@ -350,16 +355,23 @@ Action TextHandler::on_body(Connection& conn, std::span<char> body) {
   ItemRef item = std::move(pending_);
   CommandCounters& stats = counters(conn);
   stats[&CommandStats::cmd_set].add();
+  const bool meta = meta_set_.active;
+  meta_set_.active = false;
   const std::size_t n = body.size();
   if (n < 2 || body[n - 2] != '\r' || body[n - 1] != '\n') {
+    if (meta) noreply_ = false;  // meta sets always report errors
     out_string(conn, "CLIENT_ERROR bad data chunk");
     return Action::consumed(0);
   }
-  const StoreResult result = endpoint_.store().store(item, pending_mode_, pending_cas_);
+  const StoreResult result = endpoint_.store().store(item, pending_mode_, pending_cas_, meta && meta_set_.set_stale);
   if (pending_mode_ == StoreMode::cas) {
     if (result == StoreResult::stored) stats[&CommandStats::cas_hits].add();
     if (result == StoreResult::exists) stats[&CommandStats::cas_badval].add();
     if (result == StoreResult::not_found) stats[&CommandStats::cas_misses].add();
+  }
+  if (meta) {
+    finish_meta_set(conn, item, result);
+    return Action::consumed(0);
   }
   switch (result) {
     case StoreResult::stored: out_string(conn, "STORED"); break;
@@ -423,6 +435,7 @@ void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool inc
     case ArithResult::no_memory:
       out_string(conn, "SERVER_ERROR out of memory");
       break;
+    case ArithResult::exists:  // only with a CAS check, which incr/decr never ask for
     case ArithResult::not_found:
       stats[increment ? &CommandStats::incr_misses : &CommandStats::decr_misses].add();
       out_string(conn, "NOT_FOUND");

@@ -44,6 +44,21 @@ class TextHandler final : public ProtocolHandler {
   void process_verbosity(Connection& conn, const Tokens& t);
   void process_stats(Connection& conn, const Tokens& t);
 
+  // The meta protocol (meta_protocol.cpp).
+  struct MetaFlags;
+  const char* meta_preparse(Tokens& t, std::size_t start, MetaFlags& flags);
+  void process_meta_get(Connection& conn, Tokens t);
+  Action process_meta_set(Connection& conn, Tokens t, std::size_t used);
+  void process_meta_delete(Connection& conn, Tokens t);
+  void process_meta_arithmetic(Connection& conn, Tokens t);
+  void process_meta_debug(Connection& conn, Tokens t);
+  void finish_meta_set(Connection& conn, const ItemRef& item, StoreResult result);
+  /// Queues an error even under noreply (memcached's out_errstring).
+  void out_errstring(Connection& conn, std::string_view text) {
+    noreply_ = false;
+    out_string(conn, text);
+  }
+
   /// Queues "text\r\n" unless the command said noreply (memcached's out_string).
   void out_string(Connection& conn, std::string_view text);
   bool set_noreply_maybe(const Tokens& t) noexcept;
@@ -55,6 +70,19 @@ class TextHandler final : public ProtocolHandler {
   std::uint64_t pending_cas_ = 0;
   bool noreply_ = false;
   bool first_input_ = true;
+
+  // A meta set's reply tokens, stashed until its value has arrived (O, k, c in request order).
+  struct MetaSetReply {
+    bool active = false;
+    bool set_stale = false;
+    bool key_binary = false;
+    char order[3] = {};
+    std::size_t count = 0;
+    char opaque[33] = {};
+    std::size_t opaque_size = 0;
+  };
+  MetaSetReply meta_set_;
+  char meta_key_[256] = {};  // a base64 `b` key, decoded
 };
 
 }  // namespace connkit::cache::detail

@@ -49,6 +49,10 @@ class Item {
   std::int64_t last_access() const noexcept { return last_access_.load(std::memory_order_relaxed); }
   /// True once the item has been read since it was stored.
   bool fetched() const noexcept { return fetched_.load(std::memory_order_relaxed); }
+  /// Marked stale by an invalidation (meta `md ... I`, `ms ... I`).
+  bool stale() const noexcept { return stale_; }
+  /// A client already holds the recache token (meta W / Z).
+  bool token_sent() const noexcept { return token_sent_; }
   /// Bytes this item counts against the memory limit.
   std::size_t total_size() const noexcept { return sizeof(Item) + key_size_ + value_size_ + 2; }
 
@@ -67,6 +71,8 @@ class Item {
   std::atomic<std::int64_t> last_access_{0};
   std::atomic<bool> fetched_{false};
   bool linked_ = false;
+  bool stale_ = false;
+  bool token_sent_ = false;
   std::uint8_t key_size_ = 0;
   std::uint32_t value_size_ = 0;
   std::uint64_t hash_ = 0;
@@ -115,7 +121,42 @@ enum class StoreResult : std::uint8_t { stored, not_stored, exists, not_found, n
 enum class Miss : std::uint8_t { none, missing, expired, flushed };
 
 /// Results of incr/decr.
-enum class ArithResult : std::uint8_t { ok, not_found, non_numeric, no_memory };
+enum class ArithResult : std::uint8_t { ok, not_found, non_numeric, no_memory, exists };
+
+/// Options of a meta get (memcached's mg flags that change the item).
+struct MetaGetRequest {
+  bool no_update = false;            ///< u: do not bump LRU or access time
+  bool vivify = false;               ///< N: create an empty item on a miss
+  std::int64_t vivify_exptime = 0;   ///< N's TTL (client form)
+  bool set_ttl = false;              ///< T: set a new TTL
+  std::int64_t ttl = 0;              ///< T's TTL (client form)
+  bool recache = false;              ///< R: win the token if the TTL is below this
+  std::int64_t recache_ttl = 0;      ///< R's TTL (client form)
+};
+
+/// What a meta get saw and did.
+struct MetaGetResult {
+  bool created = false;              ///< N made the item
+  bool won = false;                  ///< W: this client holds the recache token
+  bool token_was_sent = false;       ///< Z: another client already held it
+  bool stale = false;                ///< X: the item is stale
+  bool fetched_before = false;       ///< h: fetched before this request
+  std::int64_t last_access_before = 0;  ///< l: last access before this request
+};
+
+/// Results of a meta delete.
+enum class MetaDeleteResult : std::uint8_t { deleted, not_found, exists };
+
+/// Options of meta arithmetic (ma).
+struct ArithRequest {
+  bool has_cas = false;              ///< C: only if the CAS matches
+  std::uint64_t cas = 0;
+  bool vivify = false;               ///< N: create with `initial` on a miss
+  std::uint64_t initial = 0;         ///< J
+  std::int64_t vivify_exptime = 0;   ///< N's TTL (client form)
+  bool set_ttl = false;              ///< T
+  std::int64_t ttl = 0;
+};
 
 /// Item-level counters (memcached's names in comments).
 struct StoreStats {
@@ -150,8 +191,10 @@ class Store {
   /// True if an item for this key and value size would exceed item_size_max.
   bool too_large(std::size_t key_size, std::size_t value_size) const noexcept;
 
-  /// Links `item` under its key as `mode` says. For cas, `compare` is the client's unique.
-  StoreResult store(const ItemRef& item, StoreMode mode, std::uint64_t compare = 0);
+  /// Links `item` under its key as `mode` says. For cas, `compare` is the client's unique;
+  /// for append/prepend a non-zero `compare` must match too (meta ms with C).
+  /// With `set_stale` (meta I) a cas older than the item's stores the value marked stale.
+  StoreResult store(const ItemRef& item, StoreMode mode, std::uint64_t compare = 0, bool set_stale = false);
   /// The live item for `key` (null when missing, expired or flushed, saying which in `why`);
   /// marks it fetched and most recently used.
   ItemRef get(std::string_view key, Miss* why = nullptr);
@@ -163,6 +206,16 @@ class Store {
   bool remove(std::string_view key);
   /// incr (or decr) a decimal value by `delta`: 64-bit wrap on incr, floor 0 on decr.
   ArithResult arithmetic(std::string_view key, bool increment, std::uint64_t delta, std::uint64_t& result);
+  /// Meta arithmetic: as arithmetic(), with CAS check, vivify and TTL; `item` gets the result
+  /// item (for its CAS and TTL) and `created` says whether N made it.
+  ArithResult arithmetic(std::string_view key, bool increment, std::uint64_t delta, const ArithRequest& request,
+                         std::uint64_t& result, ItemRef& item, bool& created);
+  /// Meta get (mg): lookup plus the flags that change the item; null on a miss.
+  ItemRef meta_get(std::string_view key, const MetaGetRequest& request, MetaGetResult& result, Miss* why = nullptr);
+  /// Meta delete (md): with `has_cas` only if it matches; with `invalidate` the item is marked
+  /// stale (new CAS, optional new TTL) instead of removed.
+  MetaDeleteResult meta_delete(std::string_view key, bool has_cas, std::uint64_t cas, bool invalidate, bool set_ttl,
+                               std::int64_t ttl);
   /// flush_all: invalidates every item now (delay 0) or at now + delay.
   void flush_all(std::int64_t delay_seconds);
   /// Frees expired and flushed items in every shard; returns how many.
@@ -194,6 +247,8 @@ class Store {
   bool is_live(const Item& item, std::int64_t now, Miss* why) const noexcept;
   void unlink_locked(Shard& shard, Item* item) noexcept;
   void link_locked(Shard& shard, Item* item) noexcept;
+  void link_new_locked(Shard& shard, Item* item, std::int64_t now) noexcept;
+  ItemRef make_number_item(std::string_view key, std::uint32_t flags, std::int64_t exptime_client, std::uint64_t number);
   Item* find_locked(Shard& shard, std::string_view key, std::uint64_t hash) noexcept;
   std::size_t reclaim_shard(Shard& shard, std::int64_t now) noexcept;
   friend class ItemRef;
