@@ -6,7 +6,9 @@ BUILD    := build/$(PRESET)
 JOBS     ?= 2
 PACKAGES := g++ cmake make libboost-dev libboost-system-dev catch2 \
             memcached libmemcached-tools python3-pymemcache
-RUN_ARGS ?= -l 127.0.0.1 -p 11211 -v
+# Like memcached, cache_server refuses to run as root without -u: as root, name root itself.
+RUN_USER := $(if $(filter 0,$(shell id -u)),-u root)
+RUN_ARGS ?= $(strip -l 127.0.0.1 -p 11211 $(RUN_USER) -v)
 
 .PHONY: all deps configure build run test asan-test clean
 
@@ -22,7 +24,7 @@ build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
 run: build
-	$(BUILD)/examples/line_protocol/line_protocol $(RUN_ARGS)
+	$(BUILD)/examples/cache_server/cache_server $(RUN_ARGS)
 
 test: build
 	ctest --preset $(PRESET) -j $(JOBS)

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <connkit/cache/endpoint.hpp>
+#include <connkit/cache/store.hpp>
+#include <connkit/options.hpp>
+
+namespace connkit::examples {
+
+/// Exit status of memcached's `return 1` from its option loop (a bad value).
+inline constexpr int exit_bad_option = 1;
+/// EX_USAGE: what memcached exits with for checks made after its option loop (-I limits,
+/// port range, -B, running as root without -u).
+inline constexpr int exit_usage = 64;
+/// EX_NOUSER: -u names no such user.
+inline constexpr int exit_no_user = 67;
+/// EX_OSERR: a listener could not be opened, or the identity switch failed.
+inline constexpr int exit_os_error = 71;
+
+/// Smallest -I memcached accepts (its ITEM_SIZE_MAX_LOWER_LIMIT).
+inline constexpr std::uint64_t item_size_lower_limit = 1024;
+/// Largest -I memcached accepts (its ITEM_SIZE_MAX_UPPER_LIMIT, a gigabyte).
+inline constexpr std::uint64_t item_size_upper_limit = std::uint64_t{1} << 30;
+/// Most worker threads (-t): cache::Endpoint keeps 1024 per-worker counter slots.
+inline constexpr long long max_threads = 1024;
+
+/// memcached's refusal to run as root without -u (memcached.c, word for word).
+inline constexpr std::string_view root_without_user_message = "can't run as root without the -u switch";
+/// The warning printed when -U asks for UDP on a network listener.
+inline constexpr std::string_view udp_warning = "UDP is not supported yet; serving TCP only";
+
+/// Everything cache_server is started with, read from memcached 1.6's command line.
+struct CacheServerConfig {
+  /// Listeners (handlers left empty: main() sets them), -t, -c, -R, idle_timeout and -v.
+  ServerOptions server;
+  cache::StoreOptions store;         ///< -m and -I
+  cache::EndpointOptions endpoint;   ///< -B, -C, -F and -v
+  std::string user;                  ///< -u: the account to switch to after binding, when started as root
+  int udp_port = 0;                  ///< -U as given (0 = off); UDP is never served
+  bool udp_ignored = false;          ///< -U asked for UDP on a network listener: warned about, not served
+  bool listen_given = false;         ///< -l was given (otherwise the default 127.0.0.1 was used)
+  /// memcached options accepted without effect, by name ("slab_chunk_max", "-f"); main()
+  /// prints "ignoring memcached tuning option 'X'" for each at -v.
+  std::vector<std::string> ignored_options;
+};
+
+/// What main() does with a parsed command line.
+enum class CliAction : std::uint8_t {
+  run,      ///< start the server
+  help,     ///< print cache_server_usage() to stdout, exit 0
+  version,  ///< print cache_server_version_line() to stdout, exit 0
+  fail,     ///< print `messages` to stderr, exit with `exit_status`
+};
+
+/// The outcome of parse_cache_server_command_line().
+struct CliResult {
+  CliAction action = CliAction::run;  ///< what to do next
+  int exit_status = 0;                ///< for CliAction::fail: memcached's exit status for that error
+  CacheServerConfig config;           ///< for CliAction::run: the settings
+  /// Lines for stderr, without "\n": the error for `fail`, warnings (UDP, many threads) for `run`.
+  std::vector<std::string> messages;
+};
+
+/// Parses memcached 1.6's options as its getopt_long loop does: short options cluster
+/// (`-vv`, `-vCF`), values attach or follow (`-p11211`, `-p 11211`, `--port=11211`,
+/// `--port 11211`), long names may be abbreviated while unambiguous, operands are ignored
+/// and `--` ends the options. Stops at the first error, as memcached does. `argv[0]` is
+/// the program name used in getopt-style messages. Pure: reads no environment.
+CliResult parse_cache_server_command_line(int argc, const char* const* argv);
+
+/// The -h text: memcached's format, listing only the options cache_server implements.
+std::string cache_server_usage();
+
+/// The -V line: "cache_server <token>", where <token> is what the `version` command answers.
+std::string cache_server_version_line();
+
+/// memcached's name for a protocol choice ("auto-negotiate", "ascii", "binary"); also the
+/// listener name shown in "<fd server listening (name)".
+std::string_view protocol_label(cache::ProtocolChoice protocol) noexcept;
+
+/// What to do about the process's identity once the listeners are bound.
+enum class PrivilegeAction : std::uint8_t {
+  keep,         ///< not root: -u is ignored, as memcached ignores it
+  switch_user,  ///< root with -u: setgroups/setgid/setuid to that user (`-u root` keeps root)
+  refuse,       ///< root without -u: print root_without_user_message, exit exit_usage
+};
+
+/// memcached's rule: root (real or effective uid 0) must name a user with -u.
+PrivilegeAction privilege_action(unsigned uid, unsigned euid, std::string_view user) noexcept;
+
+}  // namespace connkit::examples
