@@ -1,13 +1,9 @@
 #include <connkit/connection.hpp>
 
-#include <cstdio>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <connkit/error.hpp>
 
+#include "address_text.hpp"
 #include "datagram_peer.hpp"
 #include "log_line.hpp"
 #include "worker.hpp"
@@ -59,30 +55,9 @@ bool Connection::grow_read_buffer(std::size_t at_least) {
 }
 
 std::string Connection::peer_address() {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (dgram_ != nullptr) {
-    ss = dgram_->address;
-    len = dgram_->length;
-  } else if (::getpeername(fd_.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-    return "?";
-  }
-  char host[INET6_ADDRSTRLEN] = "?";
-  char text[INET6_ADDRSTRLEN + 16];
-  if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    std::snprintf(text, sizeof text, "%s:%u", host, static_cast<unsigned>(ntohs(a->sin_port)));
-    return text;
-  }
-  if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-    std::snprintf(text, sizeof text, "[%s]:%u", host, static_cast<unsigned>(ntohs(a->sin6_port)));
-    return text;
-  }
-  if (ss.ss_family == AF_UNIX) return "unix";
-  return "?";
+  if (dgram_ != nullptr) return detail::address_text(dgram_->address, dgram_->length, false);
+  const std::string text = detail::socket_address_text(fd_.native_handle(), true, false);
+  return text.rfind("unix:", 0) == 0 ? "unix" : text;
 }
 
 void Connection::open(int fd) {
@@ -96,7 +71,8 @@ void Connection::open(int fd) {
   after_write_ = ConnState::new_cmd;
   body_dest_ = nullptr;
   body_size_ = body_done_ = 0;
-  last_active_ = std::chrono::steady_clock::now();
+  touch_active();
+  fd_number_.store(fd, std::memory_order_relaxed);
   set_state(ConnState::new_cmd);
   if (dgram_ == nullptr) {
     detail::logf(worker_.options(), 2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),

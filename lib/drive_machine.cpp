@@ -50,12 +50,12 @@ void Connection::set_state(ConnState next) {
     detail::logf(worker_.options(), 3, "%d: going from %s to %s", fd_.native_handle(), to_string(state_).data(),
                  to_string(next).data());
   }
-  state_ = next;
+  state_.store(next, std::memory_order_relaxed);
 }
 
 void Connection::drive() {
   for (;;) {
-    switch (state_) {
+    switch (state_.load(std::memory_order_relaxed)) {
       case ConnState::listening:
         return;  // listening sockets are driven by the acceptor, never here
 
@@ -388,7 +388,7 @@ bool Connection::start_linger() {
   rbuf_.consume(rbuf_.size());
   body_size_ = SIZE_MAX;
   body_done_ = 0;
-  last_active_ = std::chrono::steady_clock::now();
+  touch_active();
   set_state(ConnState::swallow);
   return true;
 }
@@ -402,6 +402,7 @@ void Connection::close_now() {
   if (out_ != nullptr) return_output();  // clears, releasing borrowed bytes
   return_read_buffer();
   boost::system::error_code ignored;
+  fd_number_.store(-1, std::memory_order_relaxed);
   fd_.close(ignored);  // an outstanding wait completes with operation_aborted
   if (!op_pending_) worker_.release(*this);
 }
@@ -439,7 +440,7 @@ Connection::Io Connection::read_into(std::span<char> dest, std::size_t& got) {
     if (n > 0) {
       got = static_cast<std::size_t>(n);
       worker_.counters().bytes_read.add(got);
-      if (!lingering_) last_active_ = std::chrono::steady_clock::now();
+      if (!lingering_) touch_active();
       return Io::done;
     }
     if (n == 0) {

@@ -119,6 +119,7 @@ Acceptor::Acceptor(ServerImpl& server, unsigned listener, boost::asio::io_contex
   (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   boost::system::error_code ec;
   socket_.assign(boost::asio::generic::stream_protocol(ss.ss_family, 0), fd, ec);
+  fd_.store(fd, std::memory_order_relaxed);
   if (ec) {
     ::close(fd);
     throw boost::system::system_error(ec, "register listening socket");
@@ -133,6 +134,7 @@ void Acceptor::start() {
 
 void Acceptor::close() {
   backoff_timer_.cancel();
+  fd_.store(-1, std::memory_order_relaxed);
   boost::system::error_code ignored;
   socket_.close(ignored);
   const ListenerOptions& o = server_.options().listeners[listener_];

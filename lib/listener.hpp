@@ -46,6 +46,8 @@ class Acceptor {
   void close();
   /// The worker this SO_REUSEPORT acceptor serves, or nullptr for a shared acceptor.
   Worker* own_worker() const noexcept { return own_worker_; }
+  /// The listening descriptor, or -1 once closed. Any thread.
+  int fd() const noexcept { return fd_.load(std::memory_order_relaxed); }
   /// True while accept is paused after EMFILE, ENFILE, ENOBUFS or ENOMEM.
   bool paused() const noexcept { return paused_.load(std::memory_order_relaxed); }
 
@@ -64,6 +66,7 @@ class Acceptor {
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point paused_since_{};
   std::atomic<bool> paused_{false};
+  std::atomic<int> fd_{-1};
 };
 
 }  // namespace connkit::detail

@@ -11,6 +11,7 @@
 
 #include <connkit/error.hpp>
 
+#include "address_text.hpp"
 #include "log_line.hpp"
 #include "server_impl.hpp"
 
@@ -191,6 +192,20 @@ ServerStats ServerImpl::stats() const {
   return s;
 }
 
+std::vector<ConnectionInfo> ServerImpl::connections() const {
+  std::vector<ConnectionInfo> out;
+  for (const auto& a : acceptors_) {
+    const int fd = a->fd();
+    if (fd < 0) continue;
+    ConnectionInfo info;
+    info.fd = fd;
+    info.address = socket_address_text(fd, false, true);
+    out.push_back(std::move(info));
+  }
+  for (const auto& w : workers_) w->list_connections(out);
+  return out;
+}
+
 void ServerImpl::log(int level, std::string_view line) const { log_line(options_, level, line); }
 
 
@@ -220,6 +235,7 @@ void Server::join() { impl_->join(); }
 bool Server::stopped() const noexcept { return impl_->stopped(); }
 std::uint16_t Server::port(std::size_t index) const { return impl_->port(index); }
 ServerStats Server::stats() const { return impl_->stats(); }
+std::vector<ConnectionInfo> Server::connections() const { return impl_->connections(); }
 const ServerOptions& Server::options() const noexcept { return impl_->options(); }
 
 }  // namespace connkit

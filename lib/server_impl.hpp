@@ -38,6 +38,7 @@ class ServerImpl {
   bool stopped() const noexcept;
   std::uint16_t port(std::size_t index) const;
   ServerStats stats() const;
+  std::vector<ConnectionInfo> connections() const;
   const ServerOptions& options() const noexcept { return options_; }
 
   /// The next worker in round-robin order (memcached's select_thread_round_robin).

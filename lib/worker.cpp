@@ -10,6 +10,7 @@
 
 #include <connkit/error.hpp>
 
+#include "address_text.hpp"
 #include "log_line.hpp"
 #include "server_impl.hpp"
 
@@ -144,6 +145,7 @@ void Worker::maybe_finish() {
 }
 
 void Worker::link(Connection& c) noexcept {
+  std::lock_guard<std::mutex> lock(list_mutex_);
   c.prev_ = nullptr;
   c.next_ = open_head_;
   if (open_head_ != nullptr) open_head_->prev_ = &c;
@@ -152,6 +154,7 @@ void Worker::link(Connection& c) noexcept {
 }
 
 void Worker::unlink(Connection& c) noexcept {
+  std::lock_guard<std::mutex> lock(list_mutex_);
   if (c.prev_ != nullptr) c.prev_->next_ = c.next_;
   if (c.next_ != nullptr) c.next_->prev_ = c.prev_;
   if (open_head_ == &c) open_head_ = c.next_;
@@ -179,15 +182,32 @@ void Worker::sweep() {
   const auto now = std::chrono::steady_clock::now();
   for (Connection* c = open_head_; c != nullptr;) {
     Connection* next = c->next_;
-    if (c->lingering_ && now - c->last_active_ >= linger_timeout) {
+    if (c->lingering_ && now - c->last_active() >= linger_timeout) {
       c->kick(make_error_code(errc::idle_timeout), false);
     } else if (options_.idle_timeout.count() > 0 && c->waiting_for_input() &&
-               now - c->last_active_ >= options_.idle_timeout) {
+               now - c->last_active() >= options_.idle_timeout) {
       counters_.idle_kicks.add();
       logf(options_, 2, "<%d idle timeout, closing", c->native_handle());
       c->kick(make_error_code(errc::idle_timeout), false);
     }
     c = next;
+  }
+}
+
+void Worker::list_connections(std::vector<ConnectionInfo>& out) const {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(list_mutex_);
+  for (const Connection* c = open_head_; c != nullptr; c = c->next_) {
+    const int fd = c->fd_number_.load(std::memory_order_relaxed);
+    if (fd < 0 || c->is_datagram()) continue;
+    ConnectionInfo info;
+    info.fd = fd;
+    info.worker = index_;
+    info.state = c->state();
+    info.address = socket_address_text(fd, true, true);
+    info.listen_address = socket_address_text(fd, false, true);
+    info.idle = std::chrono::duration_cast<std::chrono::seconds>(now - c->last_active());
+    out.push_back(std::move(info));
   }
 }
 

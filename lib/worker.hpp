@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 
 #include <connkit/connection.hpp>
 #include <connkit/options.hpp>
+#include <connkit/server.hpp>
 
 #include "buffer_cache.hpp"
 #include "connection_pool.hpp"
@@ -58,6 +60,9 @@ class Worker {
   ReadBufferCache& read_buffers() noexcept { return read_buffers_; }
   ReplyListCache& reply_lists() noexcept { return reply_lists_; }
 
+  /// Appends a row per open connection. Any thread.
+  void list_connections(std::vector<ConnectionInfo>& out) const;
+
   /// Writes a line to the log sink if `level` <= verbosity.
   void log(int level, std::string_view line) const;
 
@@ -77,6 +82,7 @@ class Worker {
   ReplyListCache reply_lists_;
   std::vector<std::unique_ptr<ConnectionPool>> pools_;  // one per listener
   std::vector<std::unique_ptr<Connection>> datagram_conns_;
+  mutable std::mutex list_mutex_;  // guards link/unlink against list_connections() readers
   Connection* open_head_ = nullptr;
   std::size_t open_count_ = 0;
   boost::asio::steady_timer sweep_timer_;

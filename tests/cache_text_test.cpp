@@ -256,3 +256,26 @@ TEST_CASE("quit flushes earlier replies and closes", "[cache][text]") {
   CHECK(c.read_to_eof(got));
   CHECK(got == "STORED\r\n");
 }
+
+TEST_CASE("stats conns lists the listener and each connection with its state", "[cache][text][stats]") {
+  CacheFixture f;
+  Client idle = f.client();
+  EXPECT_REPLY(idle, "version\r\n", "VERSION 1.6.18-connkit\r\n");
+  Client c = f.client();
+  c.send_all("stats conns\r\n");
+  std::string text;
+  while (text.find("END\r\n") == std::string::npos) {
+    char buf[4096];
+    std::size_t got = 0;
+    c.recv_exact(buf, 1, got);
+    if (got == 0) break;
+    text.append(buf, got);
+  }
+  const std::string port = std::to_string(f.server->port());
+  CHECK(text.find(":addr tcp:127.0.0.1:" + port + "\r\n") != std::string::npos);  // the listener
+  CHECK(text.find(":state conn_listening\r\n") != std::string::npos);
+  CHECK(text.find(":listen_addr tcp:127.0.0.1:" + port + "\r\n") != std::string::npos);
+  CHECK(text.find(":state conn_read\r\n") != std::string::npos);       // the idle client
+  CHECK(text.find(":state conn_parse_cmd\r\n") != std::string::npos);  // this one, mid-command
+  CHECK(text.find(":secs_since_last_cmd 0\r\n") != std::string::npos);
+}

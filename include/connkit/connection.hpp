@@ -2,6 +2,7 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -50,8 +51,8 @@ class Connection {
   /// Reply bytes queued and not yet sent.
   std::size_t pending_output() const noexcept { return out_ ? out_->pending_bytes() : 0; }
 
-  /// The current state.
-  ConnState state() const noexcept { return state_; }
+  /// The current state. Readable from any thread (Server::connections()).
+  ConnState state() const noexcept { return state_.load(std::memory_order_relaxed); }
   /// The socket's file descriptor (memcached's `sfd`, used in log lines).
   int native_handle() const noexcept { return const_cast<Connection*>(this)->fd_.native_handle(); }
   /// The transport of the listener this connection came from.
@@ -63,8 +64,11 @@ class Connection {
   /// The peer's address as text ("127.0.0.1:5000", "[::1]:5000", "unix"); for UDP, the
   /// sender of the datagram being handled. Makes a system call: not for the hot path.
   std::string peer_address();
-  /// When input last arrived.
-  std::chrono::steady_clock::time_point last_active() const noexcept { return last_active_; }
+  /// When input last arrived. Readable from any thread.
+  std::chrono::steady_clock::time_point last_active() const noexcept {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_active_.load(std::memory_order_relaxed)));
+  }
   /// The server's verbosity (0-3).
   int verbosity() const noexcept;
   /// Writes a line to the server's log sink if `level` <= verbosity().
@@ -122,7 +126,13 @@ class Connection {
 
   Connection* prev_ = nullptr;  // the worker's list of open connections
   Connection* next_ = nullptr;
-  std::chrono::steady_clock::time_point last_active_{};
+  void touch_active() noexcept {
+    last_active_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  }
+  // Written by the worker, read by Server::connections() from any thread: relaxed atomics
+  // (plain moves on x86), as memcached's `stats conns` reads its table unlocked.
+  std::atomic<std::chrono::steady_clock::rep> last_active_{0};
+  std::atomic<int> fd_number_{-1};
   boost::system::error_code close_reason_;
 
   // nread / swallow progress
@@ -132,7 +142,7 @@ class Connection {
 
   unsigned listener_;
   unsigned requests_in_event_ = 0;
-  ConnState state_ = ConnState::closing;
+  std::atomic<ConnState> state_{ConnState::closing};
   ConnState after_write_ = ConnState::new_cmd;
   bool incomplete_ = false;     // the handler said need_more for what is buffered
   bool op_pending_ = false;     // an async wait or post is outstanding

@@ -2,6 +2,7 @@
 
 #include <utility>  // before Asio (Boost 1.74)
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <connkit/conn_state.hpp>
 #include <connkit/options.hpp>
 #include <connkit/stats.hpp>
 
@@ -18,6 +20,16 @@ namespace connkit {
 namespace detail {
 class ServerImpl;
 }
+
+/// One open connection or listening socket (memcached's `stats conns` rows).
+struct ConnectionInfo {
+  int fd = -1;                           ///< the socket's descriptor
+  unsigned worker = 0;                   ///< serving worker (0 for listening sockets)
+  ConnState state = ConnState::listening;  ///< listening for listeners
+  std::string address;                   ///< peer ("tcp:127.0.0.1:5000", "unix:/path"); local for listeners
+  std::string listen_address;            ///< local end of an accepted connection; empty for listeners
+  std::chrono::seconds idle{0};          ///< since input last arrived (0 for listeners)
+};
 
 /// A memcached-style connection server: listeners, a pool of connections per worker, and
 /// the protocol state machine that drives them. Two ways to run:
@@ -55,6 +67,10 @@ class Server {
   std::uint16_t port(std::size_t index = 0) const;
   /// Counters summed over workers, plus each worker's. Thread-safe, lock-free.
   ServerStats stats() const;
+  /// Every listening socket and open connection. Thread-safe: takes each worker's connection
+  /// list lock (held only at open and close), reads states without stopping anyone, and asks
+  /// the kernel for addresses; a connection closing meanwhile may show "?".
+  std::vector<ConnectionInfo> connections() const;
   /// The options the server was built with.
   const ServerOptions& options() const noexcept;
 

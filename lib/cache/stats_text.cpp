@@ -78,6 +78,20 @@ std::string general_stats(const Endpoint& endpoint) {
   return out;
 }
 
+std::string conns_stats(const Endpoint& endpoint) {
+  std::string out;
+  StatWriter stat(out);
+  if (endpoint.server() == nullptr) return out;
+  for (const ConnectionInfo& c : endpoint.server()->connections()) {
+    const std::string prefix = std::to_string(c.fd) + ":";
+    stat.line(prefix + "addr", c.address);
+    if (c.state != ConnState::listening) stat.line(prefix + "listen_addr", c.listen_address);
+    stat.line(prefix + "state", "conn_" + std::string(to_string(c.state)));
+    stat(prefix + "secs_since_last_cmd", static_cast<std::uint64_t>(c.idle.count()));
+  }
+  return out;
+}
+
 std::string settings_stats(const Endpoint& endpoint) {
   std::string out;
   StatWriter stat(out);

@@ -8,6 +8,9 @@ namespace connkit::cache::detail {
 
 /// `stats`: memcached's general stats lines ("STAT name value\r\n"), without the END line.
 std::string general_stats(const Endpoint& endpoint);
+/// `stats conns`: each listening socket and connection (addr, listen_addr, state,
+/// secs_since_last_cmd), without the END line.
+std::string conns_stats(const Endpoint& endpoint);
 /// `stats settings`, without the END line.
 std::string settings_stats(const Endpoint& endpoint);
 

@@ -506,6 +506,8 @@ void TextHandler::process_stats(Connection& conn, const Tokens& t) {
     text = general_stats(endpoint_);
   } else if (sub == "settings") {
     text = settings_stats(endpoint_);
+  } else if (sub == "conns") {
+    text = conns_stats(endpoint_);
   } else if (sub == "reset") {
     endpoint_.reset_command_stats();
     out_string(conn, "RESET");
