@@ -109,7 +109,7 @@ ItemRef Store::allocate(std::string_view key, std::uint32_t flags, std::int64_t 
   if (memory == nullptr) return {};
   Item* item = new (memory) Item();
   item->flags_ = flags;
-  item->exptime_ = absolute_exptime(client_exptime);
+  item->exptime_.store(absolute_exptime(client_exptime), std::memory_order_relaxed);
   item->key_size_ = static_cast<std::uint8_t>(key.size());
   item->value_size_ = static_cast<std::uint32_t>(value_size);
   item->hash_ = hash_key(key);
@@ -211,7 +211,7 @@ void Store::unlink_locked(Shard& shard, Item* item) noexcept {
 }
 
 void Store::link_new_locked(Shard& shard, Item* item, std::int64_t now) noexcept {
-  item->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
+  item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   item->last_access_.store(now, std::memory_order_relaxed);
   link_locked(shard, item);
 }
@@ -241,7 +241,7 @@ StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compa
       if (old->cas_ != compare) {
         // meta I: an older CAS may still store, as a stale value keeping TTL and token.
         if (!set_stale || compare >= old->cas_) return StoreResult::exists;
-        item->exptime_ = old->exptime_;
+        item->exptime_.store(old->exptime_, std::memory_order_relaxed);
         item->stale_ = true;
         item->token_sent_ = old->token_sent_;
       }
@@ -257,7 +257,7 @@ StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compa
       if (memory == nullptr) return StoreResult::no_memory;
       Item* joined = new (memory) Item();
       joined->flags_ = old->flags_;
-      joined->exptime_ = old->exptime_;
+      joined->exptime_.store(old->exptime_, std::memory_order_relaxed);
       joined->key_size_ = item->key_size_;
       joined->value_size_ = static_cast<std::uint32_t>(total);
       joined->hash_ = item->hash_;
@@ -347,7 +347,7 @@ ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_
     if (!request.vivify) return ArithResult::not_found;
     if (!fresh) return ArithResult::no_memory;
     link_new_locked(shard, fresh.get(), now);
-    if (request.set_ttl) fresh->exptime_ = absolute_exptime(request.ttl);
+    if (request.set_ttl) fresh->exptime_.store(absolute_exptime(request.ttl), std::memory_order_relaxed);
     created = true;
     result = request.initial;
     out = std::move(fresh);
@@ -371,32 +371,33 @@ ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_
   result = increment ? current + delta : (delta > current ? 0 : current - delta);  // incr wraps, decr floors
   char digits[24];
   const auto length = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, result).ptr - digits);
-  if (length <= value.size()) {
-    // In place, padded with spaces as memcached does when the number gets shorter.
+  if (length <= value.size() && item->refs_.load(std::memory_order_acquire) == 1) {
+    // In place, padded with spaces as memcached does when the number gets shorter; only
+    // while the table holds the sole reference, so no reply in flight sees torn digits.
     char* data = item->data_ + item->key_size_;
     std::memcpy(data, digits, length);
     std::memset(data + length, ' ', value.size() - length);
-    item->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
+    item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   } else {
     void* memory = ::operator new(sizeof(Item) + item->key_size_ + length + 2, std::nothrow);
     if (memory == nullptr) return ArithResult::no_memory;
-    Item* grown = new (memory) Item();
-    grown->flags_ = item->flags_;
-    grown->exptime_ = item->exptime_;
-    grown->key_size_ = item->key_size_;
-    grown->value_size_ = static_cast<std::uint32_t>(length);
-    grown->hash_ = hash;
-    grown->store_ = this;
-    std::memcpy(grown->data_, item->data_, item->key_size_);
-    std::memcpy(grown->data_ + grown->key_size_, digits, length);
-    std::memcpy(grown->data_ + grown->key_size_ + length, "\r\n", 2);
-    used_bytes_.fetch_add(grown->total_size(), std::memory_order_relaxed);
+    Item* replacement = new (memory) Item();
+    replacement->flags_ = item->flags_;
+    replacement->exptime_.store(item->exptime_, std::memory_order_relaxed);
+    replacement->key_size_ = item->key_size_;
+    replacement->value_size_ = static_cast<std::uint32_t>(length);
+    replacement->hash_ = hash;
+    replacement->store_ = this;
+    std::memcpy(replacement->data_, item->data_, item->key_size_);
+    std::memcpy(replacement->data_ + replacement->key_size_, digits, length);
+    std::memcpy(replacement->data_ + replacement->key_size_ + length, "\r\n", 2);
+    used_bytes_.fetch_add(replacement->total_size(), std::memory_order_relaxed);
     unlink_locked(shard, item);
-    link_new_locked(shard, grown, now);
-    ItemRef creation(grown);
-    item = grown;
+    link_new_locked(shard, replacement, now);
+    ItemRef creation(replacement);
+    item = replacement;
   }
-  if (request.set_ttl) item->exptime_ = absolute_exptime(request.ttl);
+  if (request.set_ttl) item->exptime_.store(absolute_exptime(request.ttl), std::memory_order_relaxed);
   item->refs_.fetch_add(1, std::memory_order_relaxed);
   out = ItemRef(item);
   return ArithResult::ok;
@@ -432,9 +433,9 @@ ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, Met
   }
   result.fetched_before = item->fetched();
   result.last_access_before = item->last_access();
-  if (request.set_ttl) item->exptime_ = absolute_exptime(request.ttl);
+  if (request.set_ttl) item->exptime_.store(absolute_exptime(request.ttl), std::memory_order_relaxed);
   if (result.created) {
-    item->exptime_ = absolute_exptime(request.vivify_exptime);
+    item->exptime_.store(absolute_exptime(request.vivify_exptime), std::memory_order_relaxed);
     result.won = true;
   } else if (request.recache && !item->token_sent_ && item->exptime_ != 0 &&
              item->exptime_ < absolute_exptime(request.recache_ttl)) {
@@ -477,10 +478,10 @@ MetaDeleteResult Store::meta_delete(std::string_view key, bool has_cas, std::uin
   if (has_cas && item->cas_ != cas) return MetaDeleteResult::exists;
   if (invalidate) {
     // Marked stale, not removed: the next meta get wins the token to recache it.
-    if (set_ttl) item->exptime_ = absolute_exptime(ttl);
+    if (set_ttl) item->exptime_.store(absolute_exptime(ttl), std::memory_order_relaxed);
     item->stale_ = true;
     item->token_sent_ = false;
-    item->cas_ = next_cas_.fetch_add(1, std::memory_order_relaxed) + 1;
+    item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return MetaDeleteResult::deleted;
   }
   unlink_locked(shard, item);

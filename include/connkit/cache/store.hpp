@@ -43,8 +43,9 @@ class Item {
   std::span<char> value_with_crlf() noexcept { return {data_ + key_size_, value_size_ + 2}; }
   std::uint32_t flags() const noexcept { return flags_; }
   /// Absolute expiry in Unix seconds; 0 = never.
-  std::int64_t exptime() const noexcept { return exptime_; }
-  std::uint64_t cas() const noexcept { return cas_; }
+  std::int64_t exptime() const noexcept { return exptime_.load(std::memory_order_relaxed); }
+  /// The CAS unique (changes on touch-free updates such as an invalidation).
+  std::uint64_t cas() const noexcept { return cas_.load(std::memory_order_relaxed); }
   /// Last time the item was stored or read (Unix seconds).
   std::int64_t last_access() const noexcept { return last_access_.load(std::memory_order_relaxed); }
   /// True once the item has been read since it was stored.
@@ -66,8 +67,9 @@ class Item {
 
   std::atomic<std::uint32_t> refs_{1};
   std::uint32_t flags_ = 0;
-  std::int64_t exptime_ = 0;
-  std::uint64_t cas_ = 0;
+  // Changed under the shard lock, read by replies without it: relaxed atomics.
+  std::atomic<std::int64_t> exptime_{0};
+  std::atomic<std::uint64_t> cas_{0};
   std::atomic<std::int64_t> last_access_{0};
   std::atomic<bool> fetched_{false};
   bool linked_ = false;
