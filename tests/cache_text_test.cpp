@@ -2,52 +2,15 @@
 // with an injected clock for expiry.
 #include <connkit/cache/endpoint.hpp>
 
-#include <atomic>
-#include <memory>
 #include <string>
 
 #include <catch2/catch.hpp>
 
-#include "support/client.hpp"
+#include "support/cache_fixture.hpp"
 
+using connkit::test::CacheFixture;
 using connkit::test::Client;
-using namespace std::chrono_literals;
-
-namespace {
-
-/// A store, an endpoint and a one-worker server on a free port, with a clock the test moves.
-struct CacheFixture {
-  explicit CacheFixture(std::size_t memory = 64u << 20, std::size_t item_max = 1u << 20) {
-    connkit::cache::StoreOptions so;
-    so.memory_limit = memory;
-    so.item_size_max = item_max;
-    so.clock = [this] { return now.load(); };
-    store = std::make_unique<connkit::cache::Store>(so);
-    endpoint = std::make_unique<connkit::cache::Endpoint>(*store);
-    connkit::ServerOptions options;
-    options.threads = 1;
-    connkit::ListenerOptions l;
-    l.handler = endpoint->handler_factory();
-    options.listeners.push_back(l);
-    server = std::make_unique<connkit::Server>(std::move(options));
-    endpoint->attach(*server);
-    server->start();
-  }
-  Client client() { return Client::tcp(server->port()); }
-
-  std::atomic<std::int64_t> now{1700000000};
-  std::unique_ptr<connkit::cache::Store> store;
-  std::unique_ptr<connkit::cache::Endpoint> endpoint;
-  std::unique_ptr<connkit::Server> server;
-};
-
-/// Sends `request`, expects exactly `reply`.
-std::string exchange(Client& c, const std::string& request, std::size_t reply_size) {
-  return c.roundtrip(request, reply_size);
-}
-#define EXPECT_REPLY(client, request, reply) CHECK(exchange(client, request, std::string(reply).size()) == reply)
-
-}  // namespace
+using connkit::test::exchange;
 
 TEST_CASE("storage commands and retrieval answer as memcached does", "[cache][text]") {
   CacheFixture f;
@@ -71,13 +34,9 @@ TEST_CASE("gets returns a CAS unique that cas checks", "[cache][text]") {
   Client c = f.client();
   EXPECT_REPLY(c, "cas k 0 0 1 1\r\nx\r\n", "NOT_FOUND\r\n");
   EXPECT_REPLY(c, "set k 0 0 1\r\na\r\n", "STORED\r\n");
-  c.send_all("gets k\r\n");
-  std::string line;
-  char ch;
-  std::size_t got = 0;
-  while (c.recv_exact(&ch, 1, got) && ch != '\n') line += ch;
-  REQUIRE(line.rfind("VALUE k 0 1 ", 0) == 0);
-  const std::string unique = line.substr(12, line.size() - 13);
+  const std::string line = connkit::test::line_reply(c, "gets k\r\n");
+  REQUIRE(connkit::test::mask_numbers(line, {"VALUE k 0 1 "}) == "VALUE k 0 1 #\r\n");
+  const std::string unique = std::to_string(connkit::test::number_after(line, "VALUE k 0 1 "));
   CHECK(c.recv_n(8) == "a\r\nEND\r\n");
   EXPECT_REPLY(c, "cas k 0 0 1 " + unique + "1\r\nb\r\n", "EXISTS\r\n");
   EXPECT_REPLY(c, "cas k 0 0 1 " + unique + "\r\nb\r\n", "STORED\r\n");

@@ -7,13 +7,22 @@
 
 namespace connkit::cache {
 
+namespace {
+
+/// v -= base, never below zero (a counter read just before a reset can lag its baseline).
+void subtract(std::uint64_t& v, std::uint64_t base) noexcept { v = v >= base ? v - base : 0; }
+
+}  // namespace
+
 Endpoint::Endpoint(Store& store, EndpointOptions options)
     : store_(store),
       options_(std::move(options)),
       started_(store.now()),
       verbosity_(options_.verbosity),
       counters_(std::make_unique<detail::CommandCounters[]>(max_endpoint_workers)),
-      baseline_(std::make_unique<CommandStats>()) {}
+      baseline_(std::make_unique<CommandStats>()),
+      connection_baseline_(std::make_unique<ConnectionStats>()),
+      store_baseline_(std::make_unique<StoreStats>()) {}
 
 Endpoint::~Endpoint() = default;
 
@@ -32,20 +41,52 @@ CommandStats Endpoint::command_stats() const {
   }
   const CommandStats base = *baseline_;
   baseline_lock_.clear(std::memory_order_release);
-  for (const CommandStatField& c : command_stat_fields) {
-    std::uint64_t& v = total.*(c.field);
-    v = v >= base.*(c.field) ? v - base.*(c.field) : 0;
-  }
+  for (const CommandStatField& c : command_stat_fields) subtract(total.*(c.field), base.*(c.field));
   return total;
 }
 
-void Endpoint::reset_command_stats() {
+void Endpoint::reset_stats() {
   CommandStats now;
   for (unsigned i = 0; i < max_endpoint_workers; ++i) counters_[i].add_to(now);
+  const ConnectionStats conns = server_ != nullptr ? server_->stats().total : ConnectionStats{};
+  const StoreStats items = store_.stats();
   while (baseline_lock_.test_and_set(std::memory_order_acquire)) {
   }
   *baseline_ = now;
+  *connection_baseline_ = conns;
+  *store_baseline_ = items;
   baseline_lock_.clear(std::memory_order_release);
+}
+
+ServerStats Endpoint::connection_stats() const {
+  ServerStats s = server_ != nullptr ? server_->stats() : ServerStats{};
+  while (baseline_lock_.test_and_set(std::memory_order_acquire)) {
+  }
+  const ConnectionStats base = *connection_baseline_;
+  baseline_lock_.clear(std::memory_order_release);
+  // memcached's stats_reset() zeroes these totals; gauges (curr_*, structures) stay.
+  subtract(s.total.total_conns, base.total_conns);
+  subtract(s.total.rejected_conns, base.rejected_conns);
+  subtract(s.total.conn_yields, base.conn_yields);
+  subtract(s.total.listen_disabled_num, base.listen_disabled_num);
+  subtract(s.total.malloc_fails, base.malloc_fails);
+  subtract(s.total.bytes_read, base.bytes_read);
+  subtract(s.total.bytes_written, base.bytes_written);
+  return s;
+}
+
+StoreStats Endpoint::store_stats() const {
+  StoreStats s = store_.stats();
+  while (baseline_lock_.test_and_set(std::memory_order_acquire)) {
+  }
+  const StoreStats base = *store_baseline_;
+  baseline_lock_.clear(std::memory_order_release);
+  subtract(s.total_items, base.total_items);
+  subtract(s.evictions, base.evictions);
+  subtract(s.reclaimed, base.reclaimed);
+  subtract(s.expired_unfetched, base.expired_unfetched);
+  subtract(s.evicted_unfetched, base.evicted_unfetched);
+  return s;
 }
 
 }  // namespace connkit::cache

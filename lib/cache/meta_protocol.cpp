@@ -2,6 +2,7 @@
 // proto_text.c's process_m*_command and doc/protocol.txt.
 
 #include <charconv>
+#include <algorithm>
 #include <climits>
 #include <cstring>
 
@@ -53,6 +54,25 @@ class MetaLine {
   char buffer_[1024];
   std::size_t size_ = 0;
 };
+
+/// The t/T/N/R flags of a request, in order (memcached applies them where they stand).
+std::string_view ttl_order(const std::string_view* tokens, std::size_t first, std::size_t end, char* out) noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = first; i < end && n < max_meta_ttl_flags; ++i) {
+    const char c = tokens[i][0];
+    if (c == 't' || c == 'T' || c == 'N' || c == 'R') out[n++] = c;
+  }
+  return {out, n};
+}
+
+/// " t<seconds left>" or " t-1" for an item that never expires.
+void put_ttl(MetaLine& line, std::int64_t exptime, std::int64_t now) noexcept {
+  if (exptime == 0) {
+    line.text(" t-1");
+  } else {
+    line.flag('t', static_cast<std::uint32_t>(exptime - now));
+  }
+}
 
 }  // namespace
 
@@ -147,6 +167,8 @@ void TextHandler::process_meta_get(Connection& conn, Tokens t) {
   request.ttl = of.exptime;
   request.recache = of.recache;
   request.recache_ttl = of.recache_time;
+  char order[max_meta_ttl_flags];
+  request.order = ttl_order(t.token, 2, t.count - 1, order);
   MetaGetResult seen;
   Miss why = Miss::none;
   Store& store = endpoint_.store();
@@ -154,6 +176,7 @@ void TextHandler::process_meta_get(Connection& conn, Tokens t) {
   CommandCounters& stats = counters(conn);
   const std::int64_t now = store.now();
   MetaLine line;
+  std::size_t ttl_shown = 0;
   if (item) {
     if (of.value) {
       line.text("VA ");
@@ -164,13 +187,7 @@ void TextHandler::process_meta_get(Connection& conn, Tokens t) {
     for (std::size_t i = 2; i + 1 < t.count; ++i) {
       switch (t.token[i][0]) {
         case 's': line.flag('s', item->value().size()); break;
-        case 't':
-          if (item->exptime() == 0) {
-            line.text(" t-1");
-          } else {
-            line.flag('t', static_cast<std::uint32_t>(item->exptime() - now));
-          }
-          break;
+        case 't': put_ttl(line, seen.ttl_at[std::min(ttl_shown++, max_meta_ttl_flags - 1)], now); break;
         case 'c': line.flag('c', item->cas()); break;
         case 'f': line.flag('f', item->flags()); break;
         case 'l': line.flag('l', static_cast<std::uint32_t>(now - seen.last_access_before)); break;
@@ -366,6 +383,11 @@ void TextHandler::process_meta_arithmetic(Connection& conn, Tokens t) {
   request.vivify_exptime = of.autoviv_exptime;
   request.set_ttl = of.new_ttl;
   request.ttl = of.exptime;
+  char order[max_meta_ttl_flags];
+  request.order = ttl_order(t.token, 2, t.count - 1, order);
+  std::int64_t ttl_at[max_meta_ttl_flags] = {};
+  request.ttl_at = ttl_at;
+  std::size_t ttl_shown = 0;
   std::uint64_t value = 0;
   ItemRef item;
   bool created = false;
@@ -373,7 +395,11 @@ void TextHandler::process_meta_arithmetic(Connection& conn, Tokens t) {
   MetaLine line;
   switch (endpoint_.store().arithmetic(key, increment, of.delta, request, value, item, created)) {
     case ArithResult::ok:
-      if (!created) stats[increment ? &CommandStats::incr_hits : &CommandStats::decr_hits].add();
+      if (created) {
+        noreply_ = false;  // memcached elides only the reply for an existing item
+      } else {
+        stats[increment ? &CommandStats::incr_hits : &CommandStats::decr_hits].add();
+      }
       break;
     case ArithResult::non_numeric:
       return out_errstring(conn, "CLIENT_ERROR cannot increment or decrement non-numeric value");
@@ -412,11 +438,7 @@ void TextHandler::process_meta_arithmetic(Connection& conn, Tokens t) {
     } else if (item && c == 'c') {
       line.flag('c', item->cas());
     } else if (item && c == 't') {
-      if (item->exptime() == 0) {
-        line.text(" t-1");
-      } else {
-        line.flag('t', static_cast<std::uint32_t>(item->exptime() - now));
-      }
+      put_ttl(line, ttl_at[std::min(ttl_shown++, max_meta_ttl_flags - 1)], now);
     }
   }
   if (item && of.value) {

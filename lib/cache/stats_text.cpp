@@ -37,9 +37,9 @@ std::string general_stats(const Endpoint& endpoint) {
   const std::int64_t now = store.now();
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
-  const ServerStats conns = endpoint.server() != nullptr ? endpoint.server()->stats() : ServerStats{};
+  const ServerStats conns = endpoint.connection_stats();
   const CommandStats commands = endpoint.command_stats();
-  const StoreStats items = store.stats();
+  const StoreStats items = endpoint.store_stats();
 
   stat("pid", static_cast<std::uint64_t>(::getpid()));
   stat("uptime", static_cast<std::uint64_t>(now - endpoint.started()));

@@ -311,6 +311,41 @@ bool Store::remove(std::string_view key) {
   return live;
 }
 
+namespace {
+
+/// Runs meta's t/T/N/R flags in request order against an item's expiry `e`, as memcached's
+/// reply loops do: `t` records e, `T` sets it, `N` sets it on a created item (and wins the
+/// token), `R` wins the token if e is set and below the recache time.
+struct TtlProgram {
+  std::int64_t& e;
+  std::int64_t* ttl_at;
+  std::size_t seen = 0;
+
+  void run(std::string_view order, std::int64_t ttl, bool created, std::int64_t vivify, bool token_sent,
+           std::int64_t recache, bool& won) {
+    for (char c : order) {
+      switch (c) {
+        case 't':
+          if (ttl_at != nullptr && seen < max_meta_ttl_flags) ttl_at[seen++] = e;
+          break;
+        case 'T': e = ttl; break;
+        case 'N':
+          if (created) {
+            e = vivify;
+            won = true;
+          }
+          break;
+        case 'R':
+          if (!token_sent && !created && e != 0 && e < recache) won = true;
+          break;
+        default: break;
+      }
+    }
+  }
+};
+
+}  // namespace
+
 ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_t delta, std::uint64_t& result) {
   ItemRef item;
   bool created = false;
@@ -333,7 +368,16 @@ ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_
                               std::uint64_t& result, ItemRef& out, bool& created) {
   created = false;
   // An item N may need is made before locking: allocation can evict from any shard.
-  ItemRef fresh = request.vivify ? make_number_item(key, 0, request.vivify_exptime, request.initial) : ItemRef();
+  ItemRef fresh = request.vivify ? make_number_item(key, 0, 0, request.initial) : ItemRef();
+  auto finish = [&](Item* target, bool made) {
+    std::int64_t e = target->exptime();
+    bool won = false;
+    TtlProgram program{e, request.ttl_at};
+    const std::string_view order = request.order.empty() ? std::string_view("TN") : request.order;
+    program.run(order, request.set_ttl ? absolute_exptime(request.ttl) : e, made,
+                absolute_exptime(request.vivify_exptime), false, 0, won);
+    target->exptime_.store(e, std::memory_order_relaxed);
+  };
   const std::uint64_t hash = hash_key(key);
   Shard& shard = shard_for(hash);
   const std::int64_t now = options_.clock();
@@ -347,7 +391,7 @@ ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_
     if (!request.vivify) return ArithResult::not_found;
     if (!fresh) return ArithResult::no_memory;
     link_new_locked(shard, fresh.get(), now);
-    if (request.set_ttl) fresh->exptime_.store(absolute_exptime(request.ttl), std::memory_order_relaxed);
+    finish(fresh.get(), true);
     created = true;
     result = request.initial;
     out = std::move(fresh);
@@ -397,7 +441,7 @@ ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_
     ItemRef creation(replacement);
     item = replacement;
   }
-  if (request.set_ttl) item->exptime_.store(absolute_exptime(request.ttl), std::memory_order_relaxed);
+  finish(item, false);
   item->refs_.fetch_add(1, std::memory_order_relaxed);
   out = ItemRef(item);
   return ArithResult::ok;
@@ -407,7 +451,7 @@ ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, Met
   result = MetaGetResult{};
   ItemRef fresh;
   if (request.vivify) {
-    fresh = allocate(key, 0, request.vivify_exptime, 0);
+    fresh = allocate(key, 0, 0, 0);
     if (fresh) std::memcpy(fresh->data_ + fresh->key_size_, "\r\n", 2);
   }
   const std::uint64_t hash = hash_key(key);
@@ -433,14 +477,13 @@ ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, Met
   }
   result.fetched_before = item->fetched();
   result.last_access_before = item->last_access();
-  if (request.set_ttl) item->exptime_.store(absolute_exptime(request.ttl), std::memory_order_relaxed);
-  if (result.created) {
-    item->exptime_.store(absolute_exptime(request.vivify_exptime), std::memory_order_relaxed);
-    result.won = true;
-  } else if (request.recache && !item->token_sent_ && item->exptime_ != 0 &&
-             item->exptime_ < absolute_exptime(request.recache_ttl)) {
-    result.won = true;
-  }
+  std::int64_t e = item->exptime();
+  TtlProgram program{e, result.ttl_at};
+  const std::string_view order = request.order.empty() ? std::string_view("TNR") : request.order;
+  program.run(order, request.set_ttl ? absolute_exptime(request.ttl) : e, result.created,
+              absolute_exptime(request.vivify_exptime), item->token_sent_,
+              request.recache ? absolute_exptime(request.recache_ttl) : 0, result.won);
+  item->exptime_.store(e, std::memory_order_relaxed);
   result.token_was_sent = item->token_sent_;
   result.stale = item->stale_;
   if (item->stale_ && !item->token_sent_) result.won = true;

@@ -15,7 +15,6 @@ namespace connkit::cache::detail {
 namespace {
 
 constexpr std::size_t key_max_length = 250;          // memcached's KEY_MAX_LENGTH
-constexpr std::size_t max_unterminated_line = 2048;  // past this without "\n", only a get may go on
 constexpr unsigned max_verbosity = 2;                // memcached's MAX_VERBOSITY_LEVEL
 
 std::span<const char> literal(std::string_view s) noexcept { return {s.data(), s.size()}; }
@@ -76,7 +75,7 @@ Action TextHandler::on_input(Connection& conn, std::span<const char> input) {
   const std::string_view text(input.data(), input.size());
   const std::size_t newline = text.find('\n');
   if (newline == std::string_view::npos) {
-    if (text.size() > max_unterminated_line) {
+    if (text.size() > endpoint_.options().max_line) {
       // Without a newline in 2 KiB this has to be a large multi-get; anything else closes.
       const std::size_t spaces = text.find_first_not_of(' ');
       const std::string_view rest = text.substr(std::min(spaces, text.size()));
@@ -509,7 +508,7 @@ void TextHandler::process_stats(Connection& conn, const Tokens& t) {
   } else if (sub == "conns") {
     text = conns_stats(endpoint_);
   } else if (sub == "reset") {
-    endpoint_.reset_command_stats();
+    endpoint_.reset_stats();
     out_string(conn, "RESET");
     return;
   } else {

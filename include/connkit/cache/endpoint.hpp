@@ -106,8 +106,13 @@ class Endpoint {
   int verbosity() const noexcept { return verbosity_.load(std::memory_order_relaxed); }
   void set_verbosity(int v) noexcept { verbosity_.store(v, std::memory_order_relaxed); }
 
-  /// `stats reset`: later command_stats() count from now.
-  void reset_command_stats();
+  /// `stats reset`: command, traffic and item totals count from now (memcached's scope;
+  /// gauges such as curr_items and curr_connections are not reset).
+  void reset_stats();
+  /// The attached server's connection stats, totals since the last reset. Thread-safe.
+  ServerStats connection_stats() const;
+  /// The store's item stats, totals since the last reset. Thread-safe.
+  StoreStats store_stats() const;
 
   /// Counters of worker `index`, written only by that worker's thread (internal).
   detail::CommandCounters& counters(unsigned worker);
@@ -120,6 +125,8 @@ class Endpoint {
   std::atomic<int> verbosity_;
   std::unique_ptr<detail::CommandCounters[]> counters_;  // one per possible worker
   std::unique_ptr<CommandStats> baseline_;              // subtracted after `stats reset`
+  std::unique_ptr<ConnectionStats> connection_baseline_;
+  std::unique_ptr<StoreStats> store_baseline_;
   mutable std::atomic_flag baseline_lock_ = ATOMIC_FLAG_INIT;
 };
 

@@ -125,6 +125,9 @@ enum class Miss : std::uint8_t { none, missing, expired, flushed };
 /// Results of incr/decr.
 enum class ArithResult : std::uint8_t { ok, not_found, non_numeric, no_memory, exists };
 
+/// Most TTL flags one meta request can carry (memcached allows 20 tokens in all).
+inline constexpr std::size_t max_meta_ttl_flags = 24;
+
 /// Options of a meta get (memcached's mg flags that change the item).
 struct MetaGetRequest {
   bool no_update = false;            ///< u: do not bump LRU or access time
@@ -134,6 +137,9 @@ struct MetaGetRequest {
   std::int64_t ttl = 0;              ///< T's TTL (client form)
   bool recache = false;              ///< R: win the token if the TTL is below this
   std::int64_t recache_ttl = 0;      ///< R's TTL (client form)
+  /// The t/T/N/R flags in request order: memcached applies T, N and R where they stand, so
+  /// a `t` before `T` reports the old TTL. Empty: T, then N, then R.
+  std::string_view order;
 };
 
 /// What a meta get saw and did.
@@ -144,6 +150,8 @@ struct MetaGetResult {
   bool stale = false;                ///< X: the item is stale
   bool fetched_before = false;       ///< h: fetched before this request
   std::int64_t last_access_before = 0;  ///< l: last access before this request
+  /// The absolute expiry at each `t` in MetaGetRequest::order (0 = never).
+  std::int64_t ttl_at[max_meta_ttl_flags] = {};
 };
 
 /// Results of a meta delete.
@@ -158,6 +166,8 @@ struct ArithRequest {
   std::int64_t vivify_exptime = 0;   ///< N's TTL (client form)
   bool set_ttl = false;              ///< T
   std::int64_t ttl = 0;
+  std::string_view order;            ///< t/T/N flags in request order (see MetaGetRequest)
+  std::int64_t* ttl_at = nullptr;    ///< receives the absolute expiry at each `t`
 };
 
 /// Item-level counters (memcached's names in comments).
