@@ -65,6 +65,18 @@ std::string_view ttl_order(const std::string_view* tokens, std::size_t first, st
   return {out, n};
 }
 
+/// Copies the TTL-changing flags (N, T and their order) that mg and ma share into a store
+/// request; `order` must outlive the request.
+template <class Request, class Flags>
+void set_ttl_flags(Request& request, const Flags& of, const std::string_view* tokens, std::size_t count,
+                   char (&order)[max_meta_ttl_flags]) noexcept {
+  request.vivify = of.vivify;
+  request.vivify_exptime = of.autoviv_exptime;
+  request.set_ttl = of.new_ttl;
+  request.ttl = of.exptime;
+  request.order = ttl_order(tokens, 2, count - 1, order);
+}
+
 /// " t<seconds left>" or " t-1" for an item that never expires.
 void put_ttl(MetaLine& line, std::int64_t exptime, std::int64_t now) noexcept {
   if (exptime == 0) {
@@ -160,15 +172,11 @@ void TextHandler::process_meta_get(Connection& conn, Tokens t) {
   noreply_ = of.no_reply;
   const std::string_view key = t.token[1];
   MetaGetRequest request;
+  char order[max_meta_ttl_flags];
+  set_ttl_flags(request, of, t.token, t.count, order);
   request.no_update = of.no_update;
-  request.vivify = of.vivify;
-  request.vivify_exptime = of.autoviv_exptime;
-  request.set_ttl = of.new_ttl;
-  request.ttl = of.exptime;
   request.recache = of.recache;
   request.recache_ttl = of.recache_time;
-  char order[max_meta_ttl_flags];
-  request.order = ttl_order(t.token, 2, t.count - 1, order);
   MetaGetResult seen;
   Miss why = Miss::none;
   Store& store = endpoint_.store();
@@ -376,15 +384,11 @@ void TextHandler::process_meta_arithmetic(Connection& conn, Tokens t) {
   }
   const std::string_view key = t.token[1];
   ArithRequest request;
+  char order[max_meta_ttl_flags];
+  set_ttl_flags(request, of, t.token, t.count, order);
   request.has_cas = of.has_cas;
   request.cas = of.req_cas;
-  request.vivify = of.vivify;
   request.initial = of.initial;
-  request.vivify_exptime = of.autoviv_exptime;
-  request.set_ttl = of.new_ttl;
-  request.ttl = of.exptime;
-  char order[max_meta_ttl_flags];
-  request.order = ttl_order(t.token, 2, t.count - 1, order);
   std::int64_t ttl_at[max_meta_ttl_flags] = {};
   request.ttl_at = ttl_at;
   std::size_t ttl_shown = 0;

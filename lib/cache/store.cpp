@@ -163,6 +163,23 @@ Item* Store::find_locked(Shard& shard, std::string_view key, std::uint64_t hash)
   return nullptr;
 }
 
+Item* Store::find_live_locked(Shard& shard, std::string_view key, std::uint64_t hash, std::int64_t now,
+                              Miss* why) noexcept {
+  Item* item = find_locked(shard, key, hash);
+  if (item == nullptr) {
+    if (why != nullptr) *why = Miss::missing;
+    return nullptr;
+  }
+  if (!is_live(*item, now, why)) {
+    // Lazy expiry: an expired or flushed item found on the way is freed now.
+    ++shard.reclaimed;
+    if (!item->fetched()) ++shard.expired_unfetched;
+    unlink_locked(shard, item);
+    return nullptr;
+  }
+  return item;
+}
+
 void Store::link_locked(Shard& shard, Item* item) noexcept {
   if (shard.count + 1 > shard.buckets.size() + shard.buckets.size() / 2) {
     // Grow the table (the only allocation a store makes besides the item itself).
@@ -221,12 +238,7 @@ StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compa
   Shard& shard = shard_for(item->hash_);
   const std::int64_t now = options_.clock();
   std::lock_guard<std::mutex> lock(shard.mutex);
-  Item* old = find_locked(shard, item->key(), item->hash_);
-  if (old != nullptr && !is_live(*old, now, nullptr)) {
-    ++shard.reclaimed;
-    unlink_locked(shard, old);
-    old = nullptr;
-  }
+  Item* old = find_live_locked(shard, item->key(), item->hash_, now, nullptr);
   switch (mode) {
     case StoreMode::set:
       break;
@@ -304,11 +316,10 @@ bool Store::remove(std::string_view key) {
   Shard& shard = shard_for(hash);
   const std::int64_t now = options_.clock();
   std::lock_guard<std::mutex> lock(shard.mutex);
-  Item* item = find_locked(shard, key, hash);
+  Item* item = find_live_locked(shard, key, hash, now, nullptr);
   if (item == nullptr) return false;
-  const bool live = is_live(*item, now, nullptr);
   unlink_locked(shard, item);
-  return live;
+  return true;
 }
 
 namespace {
@@ -382,11 +393,7 @@ ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_
   Shard& shard = shard_for(hash);
   const std::int64_t now = options_.clock();
   std::lock_guard<std::mutex> lock(shard.mutex);
-  Item* item = find_locked(shard, key, hash);
-  if (item != nullptr && !is_live(*item, now, nullptr)) {
-    unlink_locked(shard, item);
-    item = nullptr;
-  }
+  Item* item = find_live_locked(shard, key, hash, now, nullptr);
   if (item == nullptr) {
     if (!request.vivify) return ArithResult::not_found;
     if (!fresh) return ArithResult::no_memory;
@@ -459,13 +466,7 @@ ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, Met
   const std::int64_t now = options_.clock();
   std::lock_guard<std::mutex> lock(shard.mutex);
   Miss miss = Miss::missing;
-  Item* item = find_locked(shard, key, hash);
-  if (item != nullptr && !is_live(*item, now, &miss)) {
-    ++shard.reclaimed;
-    if (!item->fetched()) ++shard.expired_unfetched;
-    unlink_locked(shard, item);
-    item = nullptr;
-  }
+  Item* item = find_live_locked(shard, key, hash, now, &miss);
   if (item == nullptr && fresh) {
     link_new_locked(shard, fresh.get(), now);
     item = fresh.get();
@@ -512,11 +513,7 @@ MetaDeleteResult Store::meta_delete(std::string_view key, bool has_cas, std::uin
   Shard& shard = shard_for(hash);
   const std::int64_t now = options_.clock();
   std::lock_guard<std::mutex> lock(shard.mutex);
-  Item* item = find_locked(shard, key, hash);
-  if (item != nullptr && !is_live(*item, now, nullptr)) {
-    unlink_locked(shard, item);
-    item = nullptr;
-  }
+  Item* item = find_live_locked(shard, key, hash, now, nullptr);
   if (item == nullptr) return MetaDeleteResult::not_found;
   if (has_cas && item->cas_ != cas) return MetaDeleteResult::exists;
   if (invalidate) {
