@@ -32,12 +32,17 @@ ParseStatus bad_value(std::string& error, char flag, const char* value, const ch
 }  // namespace
 
 ParseStatus parse_options(int argc, char** argv, Options& options, std::string& error) {
-  static const option long_options[] = {{"help", no_argument, nullptr, 'H'}, {nullptr, 0, nullptr, 0}};
+  enum LongOnly : int { set_ratio_opt = 256, mget_opt, prefill_opt };
+  static const option long_options[] = {{"help", no_argument, nullptr, 'H'},
+                                        {"set-ratio", required_argument, nullptr, set_ratio_opt},
+                                        {"mget", required_argument, nullptr, mget_opt},
+                                        {"prefill", no_argument, nullptr, prefill_opt},
+                                        {nullptr, 0, nullptr, 0}};
   bool duration_given = false;
   opterr = 0;
   optind = 1;
   int opt = 0;
-  while ((opt = getopt_long(argc, argv, ":m:h:p:c:d:s:W:T:n:j:", long_options, nullptr)) != -1) {
+  while ((opt = getopt_long(argc, argv, ":m:h:p:c:d:s:W:T:n:j:K:V:", long_options, nullptr)) != -1) {
     switch (opt) {
       case 'm':
         options.mode = optarg;
@@ -78,6 +83,29 @@ ParseStatus parse_options(int argc, char** argv, Options& options, std::string& 
         if (!parse_number<std::size_t>(optarg, 1, 256, options.threads))
           return bad_value(error, 'j', optarg, "1..256 threads");
         break;
+      case 'K':
+        if (!parse_number<std::uint64_t>(optarg, 1, 1000000000, options.key_space))
+          return bad_value(error, 'K', optarg, "1..1000000000 keys");
+        break;
+      case 'V':
+        if (!parse_number<std::size_t>(optarg, 0, 1 << 20, options.value_size))
+          return bad_value(error, 'V', optarg, "0..1048576 bytes");
+        break;
+      case set_ratio_opt:
+        if (!parse_number<double>(optarg, 0.0, 1.0, options.set_ratio)) {
+          error = std::string("bad value '") + optarg + "' for --set-ratio (expected 0..1)";
+          return ParseStatus::error;
+        }
+        break;
+      case mget_opt:
+        if (!parse_number<std::size_t>(optarg, 1, 1000, options.mget)) {
+          error = std::string("bad value '") + optarg + "' for --mget (expected 1..1000 keys)";
+          return ParseStatus::error;
+        }
+        break;
+      case prefill_opt:
+        options.prefill = true;
+        break;
       case 'H':
         return ParseStatus::help;
       case ':':
@@ -97,6 +125,10 @@ ParseStatus parse_options(int argc, char** argv, Options& options, std::string& 
     error = "-T and -n are exclusive: run for a time or for a number of operations";
     return ParseStatus::error;
   }
+  if (options.mget > options.key_space) {
+    error = "--mget may not exceed -K: the keys of one get are distinct";
+    return ParseStatus::error;
+  }
   if (options.threads > options.connections) options.threads = options.connections;
   return ParseStatus::run;
 }
@@ -105,8 +137,9 @@ void print_usage(std::ostream& out, const char* argv0) {
   out << "usage: " << argv0
       << " [-m MODE] [-h HOST] [-p PORT] [-c CONNS] [-d DEPTH] [-s SIZE]\n"
          "       [-W SECONDS] [-T SECONDS | -n OPS] [-j THREADS]\n"
+         "       [-K KEYS] [-V BYTES] [--set-ratio R] [--mget N] [--prefill]\n"
          "Closed-loop load generator: CONNS connections each keep DEPTH requests in flight.\n"
-         "  -m MODE     workload: echo (default echo)\n"
+         "  -m MODE     workload: echo or memcache (text protocol) (default echo)\n"
          "  -h HOST     server host (default 127.0.0.1)\n"
          "  -p PORT     server port (default 11311)\n"
          "  -c CONNS    connections (default 50)\n"
@@ -116,6 +149,12 @@ void print_usage(std::ostream& out, const char* argv0) {
          "  -T SECONDS  measure for this long (default 5)\n"
          "  -n OPS      measure this many operations instead of -T\n"
          "  -j THREADS  client threads (default 1)\n"
+         "memcache mode (keys \"key:\" + 28 digits; every reply is parsed and checked):\n"
+         "  -K KEYS     key space (default 100000)\n"
+         "  -V BYTES    value size (default 100)\n"
+         "  --set-ratio R  share of requests that are sets, 0..1 (default 0.1)\n"
+         "  --mget N    keys per get, distinct (default 1)\n"
+         "  --prefill   set every key once (noreply, pipelined, one connection) before the run\n"
          "  --help      show this text\n"
          "Prints ops/s and latency percentiles; the last line is machine-readable:\n"
          "  RESULT ops_per_sec=X p50_us=X p99_us=X p999_us=X ops=N\n"

@@ -19,6 +19,11 @@ struct Options {
   double duration_s = 5.0;          ///< -T: measured time, seconds (when ops == 0)
   std::uint64_t ops = 0;            ///< -n: measured operations instead of a duration; 0 = use -T
   std::size_t threads = 1;          ///< -j: client threads, each with its own io_context
+  std::uint64_t key_space = 100000; ///< -K: memcache keys
+  std::size_t value_size = 100;     ///< -V: memcache value bytes
+  double set_ratio = 0.1;           ///< --set-ratio: memcache share of sets
+  std::size_t mget = 1;             ///< --mget: memcache keys per get
+  bool prefill = false;             ///< --prefill: memcache sets every key before the run
 };
 
 /// What parse_options decided.

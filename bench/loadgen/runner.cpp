@@ -118,7 +118,7 @@ bool check_no_stalled_connection(const Workers& workers, RunControl& control) {
 
 /// Prints the human-readable report and, last, the RESULT line.
 void print_report(const LatencyHistogram& histogram, double elapsed_s, std::uint64_t all_ops,
-                  std::uint64_t mismatches) {
+                  std::uint64_t mismatches, const Workload& workload) {
   const std::uint64_t ops = histogram.count();
   const double ops_per_sec = elapsed_s > 0 ? static_cast<double>(ops) / elapsed_s : 0.0;
   const double p50 = histogram.quantile_ns(0.50) / 1000.0;
@@ -131,11 +131,13 @@ void print_report(const LatencyHistogram& histogram, double elapsed_s, std::uint
               static_cast<double>(histogram.max_ns()) / 1000.0, histogram.mean_ns() / 1000.0);
   std::printf("all ops:    %llu (warm-up included)\n", static_cast<unsigned long long>(all_ops));
   if (mismatches == 0) {
-    std::printf("validation: ok, every response byte matched\n");
+    std::printf("validation: ok, every response matched\n");
   } else {
-    std::printf("validation: FAILED, %llu response byte(s) differed\n",
-                static_cast<unsigned long long>(mismatches));
+    std::printf("validation: FAILED, %llu %s\n", static_cast<unsigned long long>(mismatches),
+                std::string(workload.mismatch_unit()).c_str());
   }
+  const std::string summary = workload.summary();
+  if (!summary.empty()) std::printf("%s\n", summary.c_str());
   std::printf("RESULT ops_per_sec=%.1f p50_us=%.1f p99_us=%.1f p999_us=%.1f ops=%llu\n", ops_per_sec, p50,
               p99, p999, static_cast<unsigned long long>(ops));
   std::fflush(stdout);
@@ -166,6 +168,7 @@ int run_benchmark(const Options& options, const Workload& workload) {
       return 1;
     }
   }
+  workload.prepare(options.host, options.port);
 
   RunControl control(options.ops);
   Workers workers;
@@ -211,10 +214,10 @@ int run_benchmark(const Options& options, const Workload& workload) {
     mismatches += worker->stats.mismatches;
   }
   print_report(histogram, std::chrono::duration<double>(window.end - window.start).count(),
-               total_completed(workers), mismatches);
+               total_completed(workers), mismatches, workload);
   if (mismatches != 0) {
-    std::fprintf(stderr, "loadgen: %llu echoed byte(s) differed from what was sent\n",
-                 static_cast<unsigned long long>(mismatches));
+    std::fprintf(stderr, "loadgen: %llu %s: responses did not match what was expected\n",
+                 static_cast<unsigned long long>(mismatches), std::string(workload.mismatch_unit()).c_str());
     return 1;
   }
   if (histogram.count() == 0) {

@@ -48,6 +48,15 @@ class Workload {
 
   /// Creates the session of connection number `index`; it may refer to this Workload.
   virtual std::unique_ptr<WorkloadSession> make_session(std::size_t index) const = 0;
+
+  /// Prepares the server before any connection is made (e.g. loads data); throws on failure.
+  virtual void prepare(const std::string& /*host*/, std::uint16_t /*port*/) const {}
+
+  /// Mode-specific results for the report after the run; empty if none.
+  virtual std::string summary() const { return {}; }
+
+  /// What ParseResult::mismatches counts, for messages.
+  virtual std::string_view mismatch_unit() const { return "response byte(s)"; }
 };
 
 /// Creates the workload named by options.mode; nullptr if there is no such mode.

@@ -1,0 +1,136 @@
+#pragma once
+
+#include "workload.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loadgen {
+
+/// Settings of the memcache mode, from the command line.
+struct MemcacheSettings {
+  std::uint64_t key_space = 100000;  ///< keys "key:" + 28-digit number, numbers 0..key_space - 1
+  std::size_t value_size = 100;      ///< bytes of every value set
+  double set_ratio = 0.1;            ///< share of requests that are sets; the rest are gets
+  std::size_t mget = 1;              ///< keys per get (distinct, in one "get k1 ... kN")
+  bool prefill = false;              ///< set every key once before the run
+  std::size_t depth = 1;             ///< requests in flight per connection
+};
+
+/// Counters shared by all sessions of a MemcacheWorkload, added to once per parsed read.
+struct MemcacheCounters {
+  std::atomic<std::uint64_t> sets{0};    ///< set requests answered STORED
+  std::atomic<std::uint64_t> hits{0};    ///< keys asked for and returned
+  std::atomic<std::uint64_t> misses{0};  ///< keys asked for and not returned
+  std::atomic<std::uint64_t> errors{0};  ///< replies that were wrong (also reported as mismatches)
+};
+
+/// Memcached text-protocol mode: random sets and (multi-)gets over a fixed key space.
+///
+/// Key n is "key:" followed by n in 28 zero-padded digits (32 bytes). Its value is the
+/// key's digits (cut to the value size) followed by letters 'a'..'z' rotated by n % 26, so
+/// the value of every key is known and each returned byte is checked. A set expects
+/// "STORED"; a get expects, for the requested keys in order, "VALUE" blocks of some of them
+/// and then "END". Any other reply (ERROR, CLIENT_ERROR, SERVER_ERROR, ...) is an error.
+class MemcacheWorkload final : public Workload {
+ public:
+  /// Creates the workload; `settings.mget` must not exceed `settings.key_space`.
+  explicit MemcacheWorkload(const MemcacheSettings& settings);
+
+  /// Returns "memcache".
+  std::string_view name() const override { return "memcache"; }
+
+  /// Describes the key space, value size and request mix.
+  std::string describe() const override;
+
+  /// With --prefill, sets every key once over one connection (noreply, pipelined batches),
+  /// then waits for a "version" round trip; throws on failure.
+  void prepare(const std::string& host, std::uint16_t port) const override;
+
+  /// Creates the session of connection `index`.
+  std::unique_ptr<WorkloadSession> make_session(std::size_t index) const override;
+
+  /// Reports sets, hits, misses and errors.
+  std::string summary() const override;
+
+  /// Returns "wrong response(s)".
+  std::string_view mismatch_unit() const override { return "wrong response(s)"; }
+
+  /// Appends the 32 bytes of key `n` to `out`.
+  static void append_key(std::string& out, std::uint64_t n);
+
+  /// Appends the value of key `n` to `out`.
+  void append_value(std::string& out, std::uint64_t n) const;
+
+  /// True if `data` is the value of key `n`, whose 32-byte text is `key`.
+  bool value_matches(std::string_view data, std::string_view key, std::uint64_t n) const;
+
+  /// The settings the workload was made with.
+  const MemcacheSettings& settings() const { return settings_; }
+
+  /// " 0 0 SIZE\r\n": what follows the key in a set command.
+  std::string_view set_suffix() const { return set_suffix_; }
+
+  /// The counters all sessions add to.
+  MemcacheCounters& counters() const { return counters_; }
+
+ private:
+  MemcacheSettings settings_;
+  std::string alphabet_;    ///< value_size + 26 letters: key n's letters start at n % 26
+  std::string set_suffix_;
+  mutable MemcacheCounters counters_;
+};
+
+/// One connection of MemcacheWorkload: makes random requests and checks the replies in order.
+class MemcacheSession final : public WorkloadSession {
+ public:
+  /// Creates a session whose random choices are seeded from `index`.
+  MemcacheSession(const MemcacheWorkload& workload, std::size_t index);
+
+  /// Appends a set (with probability set_ratio) or a get of mget distinct random keys.
+  void append_request(std::string& out) override;
+
+  /// Parses complete reply lines and VALUE blocks; completes a request at STORED, END or an error.
+  ParseResult consume(std::span<const char> input) override;
+
+ private:
+  /// What one in-flight request was.
+  struct Request {
+    bool set = false;
+    std::uint64_t key = 0;  ///< the key of a set
+  };
+
+  /// The next pseudo-random number (splitmix64).
+  std::uint64_t next_random();
+
+  /// Handles one line of a set's reply (without \r\n).
+  void on_set_reply(std::string_view line);
+
+  /// Handles a VALUE block: `line` is its header, `data` its data; false if the header is malformed.
+  bool on_value(std::string_view line, std::string_view data, std::string& error);
+
+  /// Retires the oldest in-flight request; counts it as wrong if anything in its reply was.
+  void finish_request(ParseResult& result);
+
+  const MemcacheWorkload& workload_;
+  const MemcacheSettings& settings_;
+  std::uint64_t random_;
+  std::vector<Request> requests_;      ///< ring of in-flight requests, `depth` slots
+  std::vector<std::uint64_t> keys_;    ///< keys of the gets in flight, `mget` per ring slot
+  std::size_t head_ = 0;               ///< ring slot of the oldest in-flight request
+  std::size_t in_flight_ = 0;
+  std::size_t next_key_ = 0;           ///< keys of the oldest get not yet returned or skipped
+  bool wrong_ = false;                 ///< the oldest request's reply so far has an error
+  std::uint64_t sets_ = 0;             ///< counts not yet added to the workload's counters
+  std::uint64_t hits_ = 0;
+  std::uint64_t misses_ = 0;
+  std::uint64_t errors_ = 0;
+};
+
+}  // namespace loadgen
