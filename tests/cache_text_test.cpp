@@ -152,15 +152,7 @@ TEST_CASE("the memory limit evicts least recently used items and stats show it",
   CHECK(s.bytes <= 2u << 20);
   EXPECT_REPLY(c, "get k0\r\n", "END\r\n");
   CHECK(exchange(c, "get k39\r\n", 18 + 100000 + 7).size() == 18 + 100000 + 7);
-  c.send_all("stats\r\n");
-  std::string text;
-  while (text.find("END\r\n") == std::string::npos) {
-    char buf[4096];
-    std::size_t got = 0;
-    c.recv_exact(buf, 1, got);
-    if (got == 0) break;
-    text.append(buf, got);
-  }
+  const std::string text = stats_reply(c, "stats\r\n");
   CHECK(text.find("STAT evictions " + std::to_string(s.evictions) + "\r\n") != std::string::npos);
   CHECK(text.find("STAT limit_maxbytes 2097152\r\n") != std::string::npos);
   CHECK(text.find("STAT curr_connections 1\r\n") != std::string::npos);
@@ -221,15 +213,7 @@ TEST_CASE("stats conns lists the listener and each connection with its state", "
   Client idle = f.client();
   EXPECT_REPLY(idle, "version\r\n", "VERSION 1.6.18-connkit\r\n");
   Client c = f.client();
-  c.send_all("stats conns\r\n");
-  std::string text;
-  while (text.find("END\r\n") == std::string::npos) {
-    char buf[4096];
-    std::size_t got = 0;
-    c.recv_exact(buf, 1, got);
-    if (got == 0) break;
-    text.append(buf, got);
-  }
+  const std::string text = stats_reply(c, "stats conns\r\n");
   const std::string port = std::to_string(f.server->port());
   CHECK(text.find(":addr tcp:127.0.0.1:" + port + "\r\n") != std::string::npos);  // the listener
   CHECK(text.find(":state conn_listening\r\n") != std::string::npos);

@@ -336,13 +336,26 @@ void TextHandler::finish_meta_set(Connection& conn, const ItemRef& item, StoreRe
   out_string(conn, line.view());
 }
 
+bool TextHandler::meta_prologue(Connection& conn, Tokens& t, MetaFlags& of) {
+  // md and ma check their line the same way (and answer errors with the same words).
+  if (t.count < 3) {
+    out_string(conn, "ERROR");
+  } else if (t.token[1].size() > key_max_length) {
+    out_string(conn, "CLIENT_ERROR bad command line format");
+  } else if (t.count > max_meta_tokens) {
+    out_string(conn, "CLIENT_ERROR options flags too long");
+  } else if (meta_preparse(t, 2, of) != nullptr) {
+    out_errstring(conn, "CLIENT_ERROR invalid or duplicate flag");
+  } else {
+    noreply_ = of.no_reply;
+    return true;
+  }
+  return false;
+}
+
 void TextHandler::process_meta_delete(Connection& conn, Tokens t) {
-  if (t.count < 3) return out_string(conn, "ERROR");
-  if (t.token[1].size() > key_max_length) return out_string(conn, "CLIENT_ERROR bad command line format");
-  if (t.count > max_meta_tokens) return out_string(conn, "CLIENT_ERROR options flags too long");
   MetaFlags of;
-  if (meta_preparse(t, 2, of) != nullptr) return out_errstring(conn, "CLIENT_ERROR invalid or duplicate flag");
-  noreply_ = of.no_reply;
+  if (!meta_prologue(conn, t, of)) return;
   const std::string_view key = t.token[1];
   MetaLine flags;
   for (std::size_t i = 2; i + 1 < t.count; ++i) {
@@ -370,12 +383,8 @@ void TextHandler::process_meta_delete(Connection& conn, Tokens t) {
 }
 
 void TextHandler::process_meta_arithmetic(Connection& conn, Tokens t) {
-  if (t.count < 3) return out_string(conn, "ERROR");
-  if (t.token[1].size() > key_max_length) return out_string(conn, "CLIENT_ERROR bad command line format");
-  if (t.count > max_meta_tokens) return out_string(conn, "CLIENT_ERROR options flags too long");
   MetaFlags of;
-  if (meta_preparse(t, 2, of) != nullptr) return out_errstring(conn, "CLIENT_ERROR invalid or duplicate flag");
-  noreply_ = of.no_reply;
+  if (!meta_prologue(conn, t, of)) return;
   bool increment = true;
   switch (of.mode) {
     case 0: case 'I': case '+': increment = true; break;

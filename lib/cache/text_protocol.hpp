@@ -47,6 +47,8 @@ class TextHandler final : public ProtocolHandler {
   // The meta protocol (meta_protocol.cpp).
   struct MetaFlags;
   const char* meta_preparse(Tokens& t, std::size_t start, MetaFlags& flags);
+  /// md/ma: checks the line and parses flags; false after queuing the error reply.
+  bool meta_prologue(Connection& conn, Tokens& t, MetaFlags& flags);
   void process_meta_get(Connection& conn, Tokens t);
   Action process_meta_set(Connection& conn, Tokens t, std::size_t used);
   void process_meta_delete(Connection& conn, Tokens t);

@@ -61,6 +61,20 @@ inline std::string recv_line(Client& c) {
 }
 
 /// Sends `request` and returns the first line of the reply.
+/// Sends a `stats...` request and returns its reply up to and including "END\r\n".
+inline std::string stats_reply(Client& c, std::string_view request) {
+  c.send_all(request);
+  std::string text;
+  while (text.find("END\r\n") == std::string::npos) {
+    char byte;
+    std::size_t got = 0;
+    c.recv_exact(&byte, 1, got);
+    if (got == 0) break;
+    text.push_back(byte);
+  }
+  return text;
+}
+
 inline std::string line_reply(Client& c, std::string_view request) {
   if (!c.send_all(request)) return "<send failed>";
   return recv_line(c);
