@@ -199,10 +199,12 @@ void Acceptor::handle(int fd) {
     }
   }
   if (!admitted) {
+    // Counted before the client can see the reply: a client that reads the line and then
+    // asks for stats must find itself counted.
+    counters_.rejected_conns.add();
     const std::string& msg = opts.listeners[listener_].reject_message;
     (void)::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
-    counters_.rejected_conns.add();
     logf(server_.options(), 2, "<%d rejected: too many open connections", fd);
     return;
   }
