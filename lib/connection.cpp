@@ -3,6 +3,11 @@
 
 #include <connkit/error.hpp>
 
+#include <unistd.h>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+
 #include "address_text.hpp"
 #include "datagram_peer.hpp"
 #include "log_line.hpp"
@@ -11,9 +16,10 @@
 namespace connkit {
 
 Connection::Connection(detail::Worker& worker, unsigned listener, std::unique_ptr<ProtocolHandler> handler)
-    : worker_(worker), fd_(worker.io()), handler_(std::move(handler)), listener_(listener) {}
+    : worker_(worker), handler_(std::move(handler)), listener_(listener) {}
 
 Connection::~Connection() {
+  if (fd_ >= 0) ::close(fd_);
   if (out_ != nullptr) return_output();
   return_read_buffer();
 }
@@ -56,7 +62,7 @@ bool Connection::grow_read_buffer(std::size_t at_least) {
 
 std::string Connection::peer_address() {
   if (dgram_ != nullptr) return detail::address_text(dgram_->address, dgram_->length, false);
-  const std::string text = detail::socket_address_text(fd_.native_handle(), true, false);
+  const std::string text = detail::socket_address_text(fd_, true, false);
   return text.rfind("unix:", 0) == 0 ? "unix" : text;
 }
 
@@ -71,6 +77,8 @@ void Connection::open(int fd) {
   after_write_ = ConnState::new_cmd;
   body_dest_ = nullptr;
   body_size_ = body_done_ = 0;
+  poll_wait_ = Wait::none;
+  in_ready_ = out_ready_ = true;  // a new socket may already hold input
   touch_active();
   fd_number_.store(fd, std::memory_order_relaxed);
   set_state(ConnState::new_cmd);
@@ -104,8 +112,13 @@ void Connection::kick(boost::system::error_code reason, bool flush_first) {
   flush_on_kick_ = flush_first;
   linger_ = flush_first;  // a graceful close: what was sent must not be destroyed by RST
   if (op_pending_) {
-    boost::system::error_code ignored;
-    fd_.cancel(ignored);  // the wait completes with operation_aborted; on_wait_done closes
+    // A wait for readiness ends now, as a cancelled Asio wait would: on_wait_done closes.
+    // A pending post (a fairness yield) sees kicked_ when it runs.
+    if (poll_wait_ != Wait::none) {
+      poll_wait_ = Wait::none;
+      auto aborted = [this] { on_wait_done(boost::asio::error::operation_aborted); };
+      boost::asio::post(worker_.io(), detail::SlotBound<decltype(aborted)>(slot_, aborted));
+    }
     return;
   }
   set_state(ConnState::closing);

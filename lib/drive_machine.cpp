@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <boost/asio/post.hpp>
@@ -47,7 +48,7 @@ Action Connection::guarded(Call&& call) {
 
 void Connection::set_state(ConnState next) {
   if (next != state_ && worker_.options().verbosity >= 3) {
-    detail::logf(worker_.options(), 3, "%d: going from %s to %s", fd_.native_handle(), to_string(state_).data(),
+    detail::logf(worker_.options(), 3, "%d: going from %s to %s", fd_, to_string(state_).data(),
                  to_string(next).data());
   }
   state_.store(next, std::memory_order_relaxed);
@@ -97,7 +98,8 @@ void Connection::drive() {
         if (rbuf_.empty()) return_read_buffer();
         if (out_ != nullptr && out_->empty()) return_output();
         set_state(ConnState::read);
-        start_wait(boost::asio::posix::stream_descriptor::wait_read);
+        if (in_ready_) break;  // not proven drained: no new edge would come, so read now
+        start_wait(Wait::read);
         return;
 
       case ConnState::read: {
@@ -178,7 +180,8 @@ void Connection::drive() {
       case ConnState::mwrite: {
         const Io r = transmit();
         if (r == Io::again) {
-          start_wait(boost::asio::posix::stream_descriptor::wait_write);
+          if (out_ready_) break;
+          start_wait(Wait::write);
           return;
         }
         if (r != Io::done) {
@@ -206,7 +209,7 @@ void Connection::apply(const Action& action) {
     return;
   }
   if (action.consumed_bytes() > rbuf_.size()) {
-    detail::logf(worker_.options(), 1, "<%d handler consumed %zu bytes of %zu", fd_.native_handle(), action.consumed_bytes(),
+    detail::logf(worker_.options(), 1, "<%d handler consumed %zu bytes of %zu", fd_, action.consumed_bytes(),
                  rbuf_.size());
     if (!close_reason_) close_reason_ = make_error_code(errc::bad_action);
     set_state(ConnState::closing);
@@ -269,7 +272,7 @@ void Connection::apply(const Action& action) {
     }
     chosen = next;
   } else if (chosen != next && chosen != ConnState::closing) {
-    detail::logf(worker_.options(), 1, "<%d transition() chose %s after %s; keeping %s", fd_.native_handle(), to_string(chosen).data(),
+    detail::logf(worker_.options(), 1, "<%d transition() chose %s after %s; keeping %s", fd_, to_string(chosen).data(),
                  to_string(state_).data(), to_string(next).data());
     chosen = next;
   }
@@ -331,7 +334,8 @@ bool Connection::wait_for_body() {
     flush_then(state_);
     return false;
   }
-  start_wait(boost::asio::posix::stream_descriptor::wait_read);
+  if (in_ready_) return false;  // read again first
+  start_wait(Wait::read);
   return true;
 }
 
@@ -340,17 +344,25 @@ void Connection::flush_then(ConnState after) {
   set_state(out_->segment_count() > 1 ? ConnState::mwrite : ConnState::write);
 }
 
-void Connection::start_wait(boost::asio::posix::stream_descriptor::wait_type what) {
+void Connection::start_wait(Wait what) {
   op_pending_ = true;
-  auto done = [this](const boost::system::error_code& ec) { on_wait_done(ec); };
-  fd_.async_wait(what, detail::SlotBound<decltype(done)>(slot_, done));
+  poll_wait_ = what;
+}
+
+void Connection::on_poll(std::uint32_t events) {
+  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) in_ready_ = true;
+  if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) out_ready_ = true;
+  if ((poll_wait_ == Wait::read && in_ready_) || (poll_wait_ == Wait::write && out_ready_)) {
+    poll_wait_ = Wait::none;
+    on_wait_done({});
+  }
 }
 
 void Connection::yield() {
   worker_.counters().conn_yields.add();
   op_pending_ = true;
   auto resume = [this] { on_wait_done({}); };
-  boost::asio::post(fd_.get_executor(), detail::SlotBound<decltype(resume)>(slot_, resume));
+  boost::asio::post(worker_.io(), detail::SlotBound<decltype(resume)>(slot_, resume));
 }
 
 void Connection::on_wait_done(const boost::system::error_code& ec) {
@@ -384,7 +396,7 @@ bool Connection::start_linger() {
   linger_ = false;
   lingering_ = true;
   kicked_ = false;
-  if (::shutdown(fd_.native_handle(), SHUT_WR) != 0) return false;
+  if (::shutdown(fd_, SHUT_WR) != 0) return false;
   rbuf_.consume(rbuf_.size());
   body_size_ = SIZE_MAX;
   body_done_ = 0;
@@ -398,13 +410,16 @@ void Connection::close_now() {
     handler_->on_close(*this, close_reason_);
   } catch (...) {
   }
-  detail::logf(worker_.options(), 2, "<%d connection closed.", fd_.native_handle());
+  detail::logf(worker_.options(), 2, "<%d connection closed.", fd_);
   if (out_ != nullptr) return_output();  // clears, releasing borrowed bytes
   return_read_buffer();
-  boost::system::error_code ignored;
   fd_number_.store(-1, std::memory_order_relaxed);
-  fd_.close(ignored);  // an outstanding wait completes with operation_aborted
-  if (!op_pending_) worker_.release(*this);
+  if (fd_ >= 0) {
+    worker_.poller().remove(fd_);
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!op_pending_) worker_.release(*this);  // else on_wait_done releases it
 }
 
 Connection::Io Connection::read_more() {
@@ -432,13 +447,18 @@ Connection::Io Connection::read_into(std::span<char> dest, std::size_t& got) {
     ssize_t n;
     if (dgram_ != nullptr) {
       dgram_->length = sizeof dgram_->address;
-      n = ::recvfrom(fd_.native_handle(), dest.data(), dest.size(), MSG_DONTWAIT,
+      n = ::recvfrom(fd_, dest.data(), dest.size(), MSG_DONTWAIT,
                      reinterpret_cast<sockaddr*>(&dgram_->address), &dgram_->length);
     } else {
-      n = ::recv(fd_.native_handle(), dest.data(), dest.size(), MSG_DONTWAIT);
+      n = ::recv(fd_, dest.data(), dest.size(), MSG_DONTWAIT);
     }
     if (n > 0) {
       got = static_cast<std::size_t>(n);
+      // A short read from a stream socket took everything queued (TCP and UNIX stream
+      // receive loops stop early only at a TCP urgent mark, and a client sending urgent
+      // data stalls only itself): data arriving after it raises a new edge. A datagram
+      // socket may hold more datagrams whatever the size.
+      if (dgram_ == nullptr && got < dest.size()) in_ready_ = false;
       worker_.counters().bytes_read.add(got);
       if (!lingering_) touch_active();
       return Io::done;
@@ -450,7 +470,10 @@ Connection::Io Connection::read_into(std::span<char> dest, std::size_t& got) {
     }
     const int err = errno;
     if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) return Io::again;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      in_ready_ = false;
+      return Io::again;
+    }
     if (dgram_ != nullptr) return Io::again;  // e.g. ECONNREFUSED from an earlier reply: not fatal
     if (!close_reason_) close_reason_ = errno_code(err);
     return Io::error;
@@ -472,18 +495,24 @@ Connection::Io Connection::transmit() {
       msg.msg_name = &dgram_->address;
       msg.msg_namelen = dgram_->length;
     }
-    const ssize_t n = ::sendmsg(fd_.native_handle(), &msg, MSG_NOSIGNAL);
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n >= 0) {
       const auto sent = static_cast<std::size_t>(n);
       worker_.counters().bytes_written.add(sent);
       out_->consume(sent);
       if (out_->empty()) return Io::done;
-      if (sent < batch) return Io::again;  // the socket buffer is full: wait for room
+      if (sent < batch) {  // the socket buffer is full: wait for room
+        out_ready_ = false;
+        return Io::again;
+      }
       continue;                            // a full IOV_MAX window went out: send the next
     }
     const int err = errno;
     if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) return Io::again;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      out_ready_ = false;
+      return Io::again;
+    }
     if (dgram_ != nullptr) {
       out_->clear();  // an undeliverable datagram is dropped; the listener goes on
       return Io::done;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/asio/error.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <connkit/error.hpp>
 
@@ -27,6 +28,7 @@ Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, 
       options_(server.options()),
       index_(index),
       io_(io),
+      poller_(io),
       read_buffers_(options_.read_buffer_size, counters_),
       reply_lists_(options_.write_buffer_size),
       sweep_timer_(io),
@@ -39,7 +41,10 @@ Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, 
 
 Worker::~Worker() = default;
 
-void Worker::start() { arm_sweep(); }
+void Worker::start() {
+  poller_.start();
+  arm_sweep();
+}
 
 void Worker::adopt(int fd, unsigned listener) {
   if (draining_) {
@@ -63,7 +68,7 @@ void Worker::adopt(int fd, unsigned listener) {
   if (options_.faults.fail_register && options_.faults.fail_register()) {
     ec = boost::asio::error::no_descriptors;
   } else {
-    c->fd_.assign(fd, ec);
+    poller_.add(fd, *c, ec);
   }
   if (ec) {
     // The seed's event_add failure path: the struct goes back to the free list.
@@ -73,6 +78,7 @@ void Worker::adopt(int fd, unsigned listener) {
     server_.live().fetch_sub(1, std::memory_order_relaxed);
     return;
   }
+  c->fd_ = fd;
   link(*c);
   counters_.curr_conns.add();
   counters_.total_conns.add();
@@ -89,7 +95,10 @@ void Worker::adopt_datagram(int fd, unsigned listener) {
     if (!handler) throw std::bad_alloc();
     auto c = std::make_unique<Connection>(*this, listener, std::move(handler));
     c->make_datagram();
-    c->fd_.assign(fd);
+    boost::system::error_code ec;
+    poller_.add(fd, *c, ec);
+    if (ec) throw boost::system::system_error(ec, "epoll_ctl");
+    c->fd_ = fd;
     datagram_conns_.push_back(std::move(c));
   } catch (const std::exception& e) {
     counters_.malloc_fails.add();
@@ -140,6 +149,7 @@ void Worker::maybe_finish() {
   finished_ = true;
   drain_timer_.cancel();
   sweep_timer_.cancel();
+  poller_.stop();
   guard_.reset();  // the owned thread's run() returns once nothing is left to do
   server_.worker_finished();
 }

@@ -21,6 +21,7 @@
 #include "buffer_cache.hpp"
 #include "connection_pool.hpp"
 #include "counters.hpp"
+#include "poller.hpp"
 
 namespace connkit::detail {
 
@@ -57,6 +58,7 @@ class Worker {
   /// A connection finished closing; back to its pool. Never allocates.
   void release(Connection& c) noexcept;
 
+  Poller& poller() noexcept { return poller_; }
   ReadBufferCache& read_buffers() noexcept { return read_buffers_; }
   ReplyListCache& reply_lists() noexcept { return reply_lists_; }
 
@@ -78,6 +80,7 @@ class Worker {
   unsigned index_;
   boost::asio::io_context& io_;
   Counters counters_;
+  Poller poller_;  // before the pools: outlives every connection
   ReadBufferCache read_buffers_;
   ReplyListCache reply_lists_;
   std::vector<std::unique_ptr<ConnectionPool>> pools_;  // one per listener

@@ -11,8 +11,6 @@
 #include <string>
 #include <string_view>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <connkit/conn_state.hpp>
@@ -26,6 +24,7 @@ namespace connkit {
 
 namespace detail {
 class Worker;
+class Poller;
 struct DatagramPeer;
 }  // namespace detail
 
@@ -54,7 +53,7 @@ class Connection {
   /// The current state. Readable from any thread (Server::connections()).
   ConnState state() const noexcept { return state_.load(std::memory_order_relaxed); }
   /// The socket's file descriptor (memcached's `sfd`, used in log lines).
-  int native_handle() const noexcept { return const_cast<Connection*>(this)->fd_.native_handle(); }
+  int native_handle() const noexcept { return fd_; }
   /// The transport of the listener this connection came from.
   Transport transport() const noexcept;
   /// Index of the listener (in ServerOptions::listeners) this connection came from.
@@ -78,7 +77,9 @@ class Connection {
 
  private:
   friend class detail::Worker;
+  friend class detail::Poller;
   enum class Io : unsigned char { done, again, eof, error };
+  enum class Wait : unsigned char { none, read, write };
 
   ReplyList& output() {
     if (out_ == nullptr) borrow_output();
@@ -105,7 +106,8 @@ class Connection {
   void need_more_input();
   void flush_then(ConnState after);
   bool wait_for_body();
-  void start_wait(boost::asio::posix::stream_descriptor::wait_type what);
+  void start_wait(Wait what);
+  void on_poll(std::uint32_t events);
   void on_wait_done(const boost::system::error_code& ec);
   void yield();
   void close_now();
@@ -117,7 +119,7 @@ class Connection {
   void deliver_body();
 
   detail::Worker& worker_;
-  boost::asio::posix::stream_descriptor fd_;
+  int fd_ = -1;  // registered with the worker's Poller while open
   std::unique_ptr<ProtocolHandler> handler_;
   std::unique_ptr<detail::DatagramPeer> dgram_;  // UDP only
   ReadBuffer rbuf_;
@@ -145,7 +147,13 @@ class Connection {
   std::atomic<ConnState> state_{ConnState::closing};
   ConnState after_write_ = ConnState::new_cmd;
   bool incomplete_ = false;     // the handler said need_more for what is buffered
-  bool op_pending_ = false;     // an async wait or post is outstanding
+  bool op_pending_ = false;     // a readiness wait or a post is outstanding
+  Wait poll_wait_ = Wait::none;  // the readiness the worker's Poller will wake us for
+  // Edge-triggered readiness: set by the Poller, cleared once a read or write proves the
+  // socket drained or full. While set, no new edge may come, so the state machine tries
+  // the system call instead of waiting.
+  bool in_ready_ = true;
+  bool out_ready_ = true;
   bool kicked_ = false;         // close requested while an operation was pending
   bool flush_on_kick_ = false;  // ... and queued replies should still be sent
   bool linger_ = false;         // closing after a flush: shut down writes, drain input first
