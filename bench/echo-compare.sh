@@ -74,81 +74,17 @@ if [[ $PIN == 1 ]]; then
 fi
 
 work_dir=$(mktemp -d "${TMPDIR:-/tmp}/echo-compare.XXXXXX") || die "mktemp failed"
-server_pids=()
-
-# Stops the servers (TERM, then KILL after 5 s) and removes the scratch directory.
-cleanup() {
-  local pid i
-  for pid in "${server_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${server_pids[@]}"; do
-    for ((i = 0; i < 50; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  rm -rf "$work_dir"
-}
-trap cleanup EXIT
+# shellcheck source=common.sh
+source "$script_dir/common.sh"
+trap 'stop_servers; rm -rf "$work_dir"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# Prints $1 TCP ports that are free on 127.0.0.1.
-free_ports() {
-  if command -v python3 >/dev/null; then
-    python3 - "$1" <<'EOF'
-import socket, sys
-held = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    held.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in held))
-EOF
-  else
-    local ports=() port tries
-    for ((tries = 0; ${#ports[@]} < $1 && tries < 100; tries++)); do
-      port=$((20000 + RANDOM % 30000))
-      [[ " ${ports[*]} " == *" $port "* ]] && continue
-      accepts_connections "$port" || ports+=("$port")
-    done
-    echo "${ports[*]}"
-  fi
-}
-
-# True if something accepts TCP connections on 127.0.0.1:$1 (gives up after 1 s).
-accepts_connections() {
-  timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-}
 
 # Starts server "$1" on port $2 with command "${@:3}"; sets started_pid.
 start_server() {
   local name=$1 port=$2
   shift 2
-  "${pin_server[@]}" "$@" -l 127.0.0.1 -p "$port" -t "$SERVER_THREADS" >"$work_dir/$name.log" 2>&1 &
-  started_pid=$!
-  server_pids+=("$started_pid")
-}
-
-# Waits up to 10 s until server "$1" (pid $2) accepts connections on port $3.
-wait_ready() {
-  local name=$1 pid=$2 port=$3 i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || { cat "$work_dir/$name.log" >&2; die "$name exited while starting"; }
-    accepts_connections "$port" && return 0
-    sleep 0.1
-  done
-  cat "$work_dir/$name.log" >&2
-  die "$name did not accept connections on port $port within 10 s"
-}
-
-# Prints the CPU time (user + system, in clock ticks) used so far by process $1.
-cpu_ticks() {
-  local stat fields
-  stat=$(<"/proc/$1/stat") || return 1
-  read -r -a fields <<<"${stat##*) }"
-  echo $((fields[11] + fields[12]))
+  start_background "$name" "$port" "${pin_server[@]}" "$@" -l 127.0.0.1 -p "$port" -t "$SERVER_THREADS"
 }
 
 # Runs loadgen against port $1: warm-up $2 s, then $3 s measured; its output on stdout.
@@ -184,12 +120,6 @@ measure() {
   fi
 }
 
-# Prints the median of its arguments.
-median() {
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-    END { if (NR % 2) printf "%.2f\n", v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # Prints server $1's median $2 of runs "${@:3}" with their range; warns if they spread over 10%.
 summarize() {
   local name=$1 med=$2
@@ -219,7 +149,6 @@ echo "echo-compare: $ROUNDS round(s) of A B B A; each run: ${PRERUN} s pre-run, 
   "-c $CONNS -d $DEPTH -s $SIZE -j $LOADGEN_THREADS -W $WARMUP -T $DURATION;" \
   "$([[ $PIN == 1 ]] && echo "servers on CPU $SERVER_CPU, loadgen on CPU $LOADGEN_CPU" || echo "not pinned")"
 
-clock_ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)
 ops_connkit=()
 ops_asio=()
 cpu_connkit=()
