@@ -61,7 +61,7 @@ void Poller::arm() {
     dispatch();
     arm();
   };
-  set_.async_wait(boost::asio::posix::stream_descriptor::wait_read, SlotBound<decltype(ready)>(slot_, ready));
+  set_.async_wait(boost::asio::posix::stream_descriptor::wait_read, SlotBound<decltype(ready), WaitSlot>(slot_, ready));
 }
 
 void Poller::dispatch() {

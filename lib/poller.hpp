@@ -48,7 +48,7 @@ class Poller {
   void dispatch();
 
   boost::asio::posix::stream_descriptor set_;
-  HandlerSlot slot_;
+  WaitSlot slot_;
   bool running_ = false;
   bool armed_ = false;
 };
