@@ -2,10 +2,13 @@
 
 #include "memcache_workload.hpp"
 
+#include "memcache_binary.hpp"
+
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 
@@ -32,14 +35,6 @@ constexpr std::size_t prefill_batch = 1000;  // noreply sets per write while pre
 bool parse_unsigned(std::string_view text, std::uint64_t& value) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   return ec == std::errc() && end == text.data() + text.size() && !text.empty();
-}
-
-/// The number of key `key`; false unless it is "key:" and 28 digits.
-bool parse_key(std::string_view key, std::uint64_t& n) {
-  if (key.size() != key_size || !key.starts_with(key_prefix)) return false;
-  const std::string_view digits = key.substr(key_prefix.size());
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
-  return parse_unsigned(digits, n);
 }
 
 /// Splits off the next space-separated word of `rest`.
@@ -79,6 +74,13 @@ void MemcacheWorkload::append_key(std::string& out, std::uint64_t n) {
   }
 }
 
+bool MemcacheWorkload::key_number(std::string_view key, std::uint64_t& n) {
+  if (key.size() != key_size || !key.starts_with(key_prefix)) return false;
+  const std::string_view digits = key.substr(key_prefix.size());
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+  return parse_unsigned(digits, n);
+}
+
 void MemcacheWorkload::append_value(std::string& out, std::uint64_t n) const {
   const std::size_t digits = std::min(settings_.value_size, key_digits);
   const std::size_t start = out.size();
@@ -110,6 +112,10 @@ void MemcacheWorkload::prepare(const std::string& host, std::uint16_t port) cons
   for (std::uint64_t n = 0; n < settings_.key_space;) {
     batch.clear();
     for (std::size_t i = 0; i < prefill_batch && n < settings_.key_space; ++i, ++n) {
+      if (settings_.binary) {
+        append_binary_set(batch, *this, n, BinaryOp::setq, 0);
+        continue;
+      }
       batch.append("set ");
       append_key(batch, n);
       batch.append(noreply_suffix);
@@ -117,6 +123,21 @@ void MemcacheWorkload::prepare(const std::string& host, std::uint16_t port) cons
       batch.append("\r\n");
     }
     boost::asio::write(socket, boost::asio::buffer(batch));
+  }
+  if (settings_.binary) {
+    // A failed quiet set answers before the noop; success answers nothing.
+    batch.clear();
+    append_binary_noop(batch, 0);
+    boost::asio::write(socket, boost::asio::buffer(batch));
+    unsigned char header[binary_header_size];
+    boost::asio::read(socket, boost::asio::buffer(header));
+    if (!is_binary_noop_ok(header)) throw std::runtime_error("prefill: a binary quiet set failed (opcode " +
+                                                             std::to_string(header[1]) + ")");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    std::printf("prefill:    %llu keys set in %.2f s (binary)\n", static_cast<unsigned long long>(settings_.key_space),
+                seconds);
+    std::fflush(stdout);
+    return;
   }
   boost::asio::write(socket, boost::asio::buffer(std::string_view("version\r\n")));
   std::string reply;
@@ -134,7 +155,31 @@ void MemcacheWorkload::prepare(const std::string& host, std::uint16_t port) cons
 }
 
 std::unique_ptr<WorkloadSession> MemcacheWorkload::make_session(std::size_t index) const {
+  if (settings_.binary) return make_binary_session(*this, index);
   return std::make_unique<MemcacheSession>(*this, index);
+}
+
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+bool MemcacheWorkload::draw(std::uint64_t& random, std::uint64_t& set_key, std::uint64_t* keys) const {
+  const double draw = static_cast<double>(splitmix64(random) >> 11) * 0x1.0p-53;
+  if (draw < settings_.set_ratio) {
+    set_key = splitmix64(random) % settings_.key_space;
+    return true;
+  }
+  for (std::size_t i = 0; i < settings_.mget; ++i) {
+    std::uint64_t key = 0;
+    do {
+      key = splitmix64(random) % settings_.key_space;
+    } while (std::find(keys, keys + i, key) != keys + i);
+    keys[i] = key;
+  }
+  return false;
 }
 
 std::string MemcacheWorkload::summary() const {
@@ -157,21 +202,13 @@ MemcacheSession::MemcacheSession(const MemcacheWorkload& workload, std::size_t i
       requests_(settings_.depth),
       keys_(settings_.depth * settings_.mget) {}
 
-std::uint64_t MemcacheSession::next_random() {
-  std::uint64_t z = (random_ += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 void MemcacheSession::append_request(std::string& out) {
   const std::size_t slot = (head_ + in_flight_) % requests_.size();
   ++in_flight_;
   Request& request = requests_[slot];
-  const double draw = static_cast<double>(next_random() >> 11) * 0x1.0p-53;
-  request.set = draw < settings_.set_ratio;
+  std::uint64_t* keys = keys_.data() + slot * settings_.mget;
+  request.set = workload_.draw(random_, request.key, keys);
   if (request.set) {
-    request.key = next_random() % settings_.key_space;
     out.append("set ");
     MemcacheWorkload::append_key(out, request.key);
     out.append(workload_.set_suffix());
@@ -179,16 +216,10 @@ void MemcacheSession::append_request(std::string& out) {
     out.append("\r\n");
     return;
   }
-  std::uint64_t* keys = keys_.data() + slot * settings_.mget;
   out.append("get");
   for (std::size_t i = 0; i < settings_.mget; ++i) {
-    std::uint64_t key = 0;
-    do {
-      key = next_random() % settings_.key_space;
-    } while (std::find(keys, keys + i, key) != keys + i);
-    keys[i] = key;
     out.push_back(' ');
-    MemcacheWorkload::append_key(out, key);
+    MemcacheWorkload::append_key(out, keys[i]);
   }
   out.append("\r\n");
 }
@@ -214,7 +245,7 @@ bool MemcacheSession::on_value(std::string_view line, std::string_view data, std
   std::uint64_t n = 0;
   const std::uint64_t* keys = keys_.data() + head_ * settings_.mget;
   std::size_t found = settings_.mget;
-  if (parse_key(key, n)) found = static_cast<std::size_t>(std::find(keys + next_key_, keys + settings_.mget, n) - keys);
+  if (MemcacheWorkload::key_number(key, n)) found = static_cast<std::size_t>(std::find(keys + next_key_, keys + settings_.mget, n) - keys);
   if (found == settings_.mget) {  // not a key of this get, or out of order
     wrong_ = true;
     return true;

@@ -21,7 +21,11 @@ struct MemcacheSettings {
   std::size_t mget = 1;              ///< keys per get (distinct, in one "get k1 ... kN")
   bool prefill = false;              ///< set every key once before the run
   std::size_t depth = 1;             ///< requests in flight per connection
+  bool binary = false;               ///< memcached's binary protocol instead of text
 };
+
+/// The next pseudo-random number of `state` (splitmix64).
+std::uint64_t splitmix64(std::uint64_t& state);
 
 /// Counters shared by all sessions of a MemcacheWorkload, added to once per parsed read.
 struct MemcacheCounters {
@@ -43,8 +47,8 @@ class MemcacheWorkload final : public Workload {
   /// Creates the workload; `settings.mget` must not exceed `settings.key_space`.
   explicit MemcacheWorkload(const MemcacheSettings& settings);
 
-  /// Returns "memcache".
-  std::string_view name() const override { return "memcache"; }
+  /// Returns "memcache" or "memcache-binary".
+  std::string_view name() const override { return settings_.binary ? "memcache-binary" : "memcache"; }
 
   /// Describes the key space, value size and request mix.
   std::string describe() const override;
@@ -53,8 +57,12 @@ class MemcacheWorkload final : public Workload {
   /// then waits for a "version" round trip; throws on failure.
   void prepare(const std::string& host, std::uint16_t port) const override;
 
-  /// Creates the session of connection `index`.
+  /// Creates the session of connection `index` (text or binary protocol).
   std::unique_ptr<WorkloadSession> make_session(std::size_t index) const override;
+
+  /// Draws a session's next request from `random`: true for a set of `set_key`; otherwise
+  /// `keys[0..mget)` are filled with distinct random keys to get.
+  bool draw(std::uint64_t& random, std::uint64_t& set_key, std::uint64_t* keys) const;
 
   /// Reports sets, hits, misses and errors.
   std::string summary() const override;
@@ -64,6 +72,9 @@ class MemcacheWorkload final : public Workload {
 
   /// Appends the 32 bytes of key `n` to `out`.
   static void append_key(std::string& out, std::uint64_t n);
+
+  /// The number of key text `key`; false unless it is "key:" and 28 digits.
+  static bool key_number(std::string_view key, std::uint64_t& n);
 
   /// Appends the value of key `n` to `out`.
   void append_value(std::string& out, std::uint64_t n) const;
@@ -105,9 +116,6 @@ class MemcacheSession final : public WorkloadSession {
     bool set = false;
     std::uint64_t key = 0;  ///< the key of a set
   };
-
-  /// The next pseudo-random number (splitmix64).
-  std::uint64_t next_random();
 
   /// Handles one line of a set's reply (without \r\n).
   void on_set_reply(std::string_view line);
