@@ -3,6 +3,27 @@
 # servers; server_pids collects every started server so `stop_servers` can stop them.
 
 server_pids=()
+bench_repo_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Sets build to the build directory $1 (default build/release), tried as given and then
+# from the repository root; dies if neither exists.
+set_build_dir() {
+  build=${1:-build/release}
+  if [[ ! -d $build && -d $bench_repo_dir/$build ]]; then build=$bench_repo_dir/$build; fi
+  [[ -d $build ]] || die "build directory '$build' not found (build with: cmake --build --preset release)"
+}
+
+# Sets cache_server ($CACHE_SERVER, else the example built in $build) and memcached
+# ($MEMCACHED, else memcached on PATH), and user_args (-u root when run as root: both
+# servers refuse root otherwise); dies if a server is missing.
+find_servers() {
+  cache_server=${CACHE_SERVER:-$build/examples/cache_server/cache_server}
+  memcached=${MEMCACHED:-$(command -v memcached)}
+  [[ -x $cache_server ]] || die "$cache_server not built (cmake --build --preset release --target cache_server)"
+  [[ -n $memcached && -x $memcached ]] || die "memcached not found (apt-get install memcached, or set MEMCACHED)"
+  user_args=()
+  if [[ $(id -u) -eq 0 ]]; then user_args=(-u root); fi
+}
 
 # Stops every started server (TERM, then KILL after 5 s).
 stop_servers() {

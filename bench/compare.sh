@@ -40,13 +40,9 @@ die() {
 }
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_dir=$(dirname "$script_dir")
 # shellcheck source=common.sh
 source "$script_dir/common.sh"
-
-build=${1:-build/release}
-if [[ ! -d $build && -d $repo_dir/$build ]]; then build=$repo_dir/$build; fi
-[[ -d $build ]] || die "build directory '$build' not found (build with: cmake --build --preset release)"
+set_build_dir "${1:-}"
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
@@ -65,11 +61,8 @@ for value in "$DURATION" "$PRERUN"; do
 done
 
 loadgen=$build/bench/loadgen/loadgen
-cache_server=${CACHE_SERVER:-$build/examples/cache_server/cache_server}
-memcached=${MEMCACHED:-$(command -v memcached)}
 [[ -x $loadgen ]] || die "$loadgen not built"
-[[ -x $cache_server ]] || die "$cache_server not built"
-[[ -n $memcached && -x $memcached ]] || die "memcached not found (apt-get install memcached, or set MEMCACHED)"
+find_servers
 
 pin_server=()
 pin_loadgen=()
@@ -78,10 +71,6 @@ if [[ $PIN == 1 ]]; then
   pin_server=(taskset -c "$SERVER_CPUS")
   pin_loadgen=(taskset -c "$LOADGEN_CPUS")
 fi
-
-# Both servers refuse to run as root unless told which user to be.
-user_args=()
-if [[ $(id -u) -eq 0 ]]; then user_args=(-u root); fi
 
 work_dir=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX") || die "mktemp failed"
 trap 'stop_servers; rm -rf "$work_dir"' EXIT

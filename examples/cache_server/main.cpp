@@ -55,18 +55,29 @@ std::string describe(const connkit::ListenerOptions& l, std::uint16_t bound_port
 }
 
 /// memcached sets RLIMIT_NOFILE to -c; raising the soft limit (and the hard one when root)
-/// is enough for connections up to -c to get a descriptor, and never lowers a limit.
+/// is enough for connections up to -c to get a descriptor, and never lowers a limit. Where
+/// the hard limit is too low, memcached exits ("failed to set rlimit for open files");
+/// cache_server raises the soft limit as far as it can, says how many connections fit, and
+/// serves.
 void raise_file_limit(std::size_t max_connections, unsigned threads) {
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-  const rlim_t wanted = static_cast<rlim_t>(max_connections) + 32 + 4 * static_cast<rlim_t>(threads);
+  // Listeners, the signal pipe, each worker's epoll and wake-up descriptors, stdio.
+  const rlim_t reserved = 32 + 4 * static_cast<rlim_t>(threads);
+  const rlim_t wanted = static_cast<rlim_t>(max_connections) + reserved;
   if (rl.rlim_cur >= wanted) return;
   rlimit raised{wanted, rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= wanted ? rl.rlim_max : wanted};
   if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) return;
-  raised = {rl.rlim_max, rl.rlim_max};  // not root: as far as the hard limit allows
+  raised = {rl.rlim_max, rl.rlim_max};  // not privileged: as far as the hard limit allows
   if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) raised.rlim_cur = rl.rlim_cur;
-  std::fprintf(stderr, "%s: open file limit %llu is below -c %zu; connections past it will be refused\n", program,
-               static_cast<unsigned long long>(raised.rlim_cur), max_connections);
+  const rlim_t fit = raised.rlim_cur > reserved ? raised.rlim_cur - reserved : 0;
+  std::fprintf(stderr,
+               "%s: failed to set rlimit for open files to %llu (-c %zu plus %llu of its own); the limit is %llu"
+               " (hard %llu), so about %llu connections fit and more will be refused. Start as root, raise"
+               " the hard limit (ulimit -Hn) or request a smaller -c.\n",
+               program, static_cast<unsigned long long>(wanted), max_connections,
+               static_cast<unsigned long long>(reserved), static_cast<unsigned long long>(raised.rlim_cur),
+               static_cast<unsigned long long>(rl.rlim_max), static_cast<unsigned long long>(fit));
 }
 
 /// memcached's identity switch (setgroups, setgid, setuid) with its messages. On Linux,
