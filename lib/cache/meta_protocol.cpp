@@ -18,6 +18,10 @@ constexpr std::size_t key_max_length = 250;
 constexpr std::size_t max_meta_tokens = 20;   // memcached's MFLAG_MAX_OPT_LENGTH
 constexpr std::size_t max_opaque_length = 32;  // MFLAG_MAX_OPAQUE_LENGTH
 
+// A `b` key, decoded. Used only within one on_input call on this worker thread (a meta
+// set's reply takes the key from its item), so idle connections do not carry 256 bytes.
+thread_local char decoded_key[256];
+
 /// Builds one meta reply line in a stack buffer, so an error part-way leaves nothing queued.
 class MetaLine {
  public:
@@ -110,9 +114,9 @@ const char* TextHandler::meta_preparse(Tokens& t, std::size_t start, MetaFlags& 
     auto bad_token = [&] { error = "CLIENT_ERROR bad token in command line format"; };
     switch (o) {
       case 'b': {
-        const std::size_t n = base64_decode(t.token[1], meta_key_, sizeof meta_key_);
+        const std::size_t n = base64_decode(t.token[1], decoded_key, sizeof decoded_key);
         if (n == 0) error = "CLIENT_ERROR error decoding key";
-        t.token[1] = std::string_view(meta_key_, n);
+        t.token[1] = std::string_view(decoded_key, n);
         of.key_binary = true;
         break;
       }
@@ -467,9 +471,9 @@ void TextHandler::process_meta_debug(Connection& conn, Tokens t) {
   }
   bool binary = false;
   if (t.count >= 4 && t.token[2] == "b") {
-    const std::size_t n = base64_decode(t.token[1], meta_key_, sizeof meta_key_);
+    const std::size_t n = base64_decode(t.token[1], decoded_key, sizeof decoded_key);
     if (n == 0) return out_string(conn, "CLIENT_ERROR bad command line format");
-    t.token[1] = std::string_view(meta_key_, n);
+    t.token[1] = std::string_view(decoded_key, n);
     binary = true;
   }
   MetaGetRequest request;

@@ -84,7 +84,6 @@ class TextHandler final : public ProtocolHandler {
     std::size_t opaque_size = 0;
   };
   MetaSetReply meta_set_;
-  char meta_key_[256] = {};  // a base64 `b` key, decoded
 };
 
 }  // namespace connkit::cache::detail
