@@ -27,24 +27,6 @@ bool starts_with(std::string_view s, std::string_view prefix) noexcept {
 
 CommandCounters& TextHandler::counters(const Connection& conn) { return endpoint_.counters(conn.worker_index()); }
 
-void TextHandler::tokenize(std::string_view line, Tokens& out) noexcept {
-  // memcached's tokenize_command(): split on single spaces, keep max_tokens - 1 tokens and
-  // a terminator; a terminator whose value is not null means the line was not fully scanned.
-  out.count = 0;
-  std::size_t i = 0;
-  while (i < line.size() && out.count < max_tokens - 1) {
-    while (i < line.size() && line[i] == ' ') ++i;
-    if (i == line.size()) break;
-    std::size_t end = i;
-    while (end < line.size() && line[end] != ' ') ++end;
-    out.token[out.count++] = line.substr(i, end - i);
-    i = end;
-  }
-  while (i < line.size() && line[i] == ' ') ++i;
-  out.rest = line.substr(i);
-  out.token[out.count++] = std::string_view();  // the terminator
-}
-
 bool TextHandler::set_noreply_maybe(const Tokens& t) noexcept {
   if (t.count >= 2 && t.token[t.count - 2] == "noreply") noreply_ = true;
   return noreply_;

@@ -10,6 +10,8 @@
 #include <connkit/connection.hpp>
 #include <connkit/protocol_handler.hpp>
 
+#include "text_tokens.hpp"
+
 namespace connkit::cache::detail {
 
 /// memcached's text protocol (proto_text.c) as a connkit protocol handler: one per connection.
@@ -25,15 +27,6 @@ class TextHandler final : public ProtocolHandler {
   std::string_view protocol_name() const noexcept override { return "ascii"; }
 
  private:
-  // memcached's tokenizer keeps at most 24 tokens, the last one a terminator.
-  static constexpr std::size_t max_tokens = 24;
-  struct Tokens {
-    std::string_view token[max_tokens];
-    std::size_t count = 0;        // memcached's ntokens: real tokens + the terminator
-    std::string_view rest;        // what a full tokenizer left unscanned (get keys)
-  };
-  static void tokenize(std::string_view line, Tokens& out) noexcept;
-
   Action process(Connection& conn, std::string_view line, std::size_t used);
   Action process_get(Connection& conn, const Tokens& t, std::size_t used, bool cas, bool touch);
   Action process_update(Connection& conn, const Tokens& t, std::size_t used, StoreMode mode);
