@@ -488,14 +488,19 @@ Connection::Io Connection::transmit() {
     const std::size_t count = out_->gather(std::span<iovec>(iov, max_iov));
     std::size_t batch = 0;
     for (std::size_t i = 0; i < count; ++i) batch += iov[i].iov_len;
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = count;
-    if (dgram_ != nullptr) {
-      msg.msg_name = &dgram_->address;
-      msg.msg_namelen = dgram_->length;
+    ssize_t n;
+    if (count == 1 && dgram_ == nullptr) {
+      n = ::send(fd_, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);  // no iovec array to import
+    } else {
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = count;
+      if (dgram_ != nullptr) {
+        msg.msg_name = &dgram_->address;
+        msg.msg_namelen = dgram_->length;
+      }
+      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     }
-    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n >= 0) {
       const auto sent = static_cast<std::size_t>(n);
       worker_.counters().bytes_written.add(sent);

@@ -16,8 +16,9 @@ namespace {
 
 constexpr std::size_t key_max_length = 250;          // memcached's KEY_MAX_LENGTH
 constexpr unsigned max_verbosity = 2;                // memcached's MAX_VERBOSITY_LEVEL
-
-std::span<const char> literal(std::string_view s) noexcept { return {s.data(), s.size()}; }
+// Values up to this size (with their "\r\n") are copied into the reply rather than
+// referenced: a copy this small costs less than an iovec and a reference count round trip.
+constexpr std::size_t copy_value_limit = 512;
 
 bool starts_with(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
@@ -261,8 +262,12 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
       }
     }
     if (!item) return true;
-    // "VALUE <key> <flags> <bytes>[ <cas>]\r\n", then the value sent zero-copy from the item.
-    std::span<char> room = conn.reply_space(6 + key.size() + 3 * 21 + 2);
+    // "VALUE <key> <flags> <bytes>[ <cas>]\r\n", then the value: small ones copied right
+    // after the header (the reply stays one contiguous segment: one iovec, no reference
+    // held), larger ones sent zero-copy from the item.
+    const std::span<char> value = item->value_with_crlf();
+    const bool copy = value.size() <= copy_value_limit;
+    std::span<char> room = conn.reply_space(6 + key.size() + 3 * 21 + 2 + (copy ? value.size() : 0));
     char* p = room.data();
     std::memcpy(p, "VALUE ", 6);
     p += 6;
@@ -279,12 +284,15 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
     }
     *p++ = '\r';
     *p++ = '\n';
+    if (copy) {
+      std::memcpy(p, value.data(), value.size());
+      p += value.size();
+    }
     conn.commit_reply(static_cast<std::size_t>(p - room.data()));
-    const std::span<char> value = item->value_with_crlf();
-    conn.reply_ref(value, item->owner());
+    if (!copy) conn.reply_ref(value, item->owner());
     return true;
   });
-  conn.reply_ref(literal("END\r\n"));
+  conn.reply("END\r\n");  // copied: it joins the segment before it
   return Action::consumed(used);
 }
 
