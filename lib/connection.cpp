@@ -3,7 +3,10 @@
 
 #include <connkit/error.hpp>
 
+#include <time.h>
 #include <unistd.h>
+
+#include <type_traits>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
@@ -22,6 +25,14 @@ Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
   if (out_ != nullptr) return_output();
   return_read_buffer();
+}
+
+void Connection::touch_active() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  static_assert(std::is_same_v<std::chrono::steady_clock::period, std::nano>);
+  last_active_.store(static_cast<std::chrono::steady_clock::rep>(now.tv_sec) * 1'000'000'000 + now.tv_nsec,
+                     std::memory_order_relaxed);
 }
 
 void Connection::make_datagram() { dgram_ = std::make_unique<detail::DatagramPeer>(); }
