@@ -1,0 +1,34 @@
+#pragma once
+
+// Store internals shared by store.cpp and store_meta.cpp.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include <connkit/cache/store.hpp>
+
+namespace connkit::cache {
+
+struct Store::Shard {
+  std::mutex mutex;
+  std::vector<Item*> buckets = std::vector<Item*>(1024, nullptr);
+  std::size_t count = 0;
+  Item* lru_head = nullptr;  // most recently used
+  Item* lru_tail = nullptr;
+  std::uint64_t total_items = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t reclaimed = 0;
+  std::uint64_t expired_unfetched = 0;
+  std::uint64_t evicted_unfetched = 0;
+};
+
+namespace detail {
+
+inline std::uint64_t hash_key(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
+
+}  // namespace detail
+}  // namespace connkit::cache
