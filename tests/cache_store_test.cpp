@@ -1,4 +1,5 @@
-// The cache store on its own: item memory in size classes under the memory limit.
+// The cache store on its own: item memory in size classes under the memory limit, and
+// memcached's throttled LRU bump.
 #include <connkit/cache/store.hpp>
 
 #include <cstring>
@@ -79,6 +80,27 @@ TEST_CASE("free chunks count against the memory limit and give way to other size
   }
   CHECK(store.stats().evictions == evictions);  // the free small chunks made the room
   CHECK(value_of(store, "large:0") == std::string(100000, 'L'));
+}
+
+TEST_CASE("a hit moves an item to the LRU head only when its last move is over a minute old", "[cache][store]") {
+  std::int64_t now = start_time;
+  // One shard, room for exactly ten items of one class (about 200 bytes, class of 240).
+  cache::Store store(options(10 * 240, &now, 1));
+  const std::string value(100, 'v');
+  for (int i = 0; i < 10; ++i) REQUIRE(put(store, name("k", i), value));
+  REQUIRE(store.stats().evictions == 0);
+
+  now += 30;
+  CHECK(present(store, "k0"));  // stored 30 s ago: the hit does not move it
+  REQUIRE(put(store, "k10", value));
+  CHECK_FALSE(present(store, "k0"));  // so it was still the LRU tail
+  CHECK(store.stats().evictions == 1);
+
+  now += 31;
+  CHECK(present(store, "k1"));  // stored 61 s ago: moved to the head
+  REQUIRE(put(store, "k11", value));
+  CHECK(present(store, "k1"));
+  CHECK_FALSE(present(store, "k2"));
 }
 
 TEST_CASE("append and incr at the memory limit make room by eviction", "[cache][store]") {

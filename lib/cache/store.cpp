@@ -241,6 +241,7 @@ void Store::unlink_locked(Shard& shard, Item* item) noexcept {
 void Store::link_new_locked(Shard& shard, Item* item, std::int64_t now) noexcept {
   item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   item->last_access_.store(now, std::memory_order_relaxed);
+  item->lru_bumped_ = static_cast<std::uint32_t>(now);
   link_locked(shard, item);
 }
 

@@ -11,6 +11,7 @@
 namespace connkit::cache {
 
 using detail::hash_key;
+using detail::lru_bump_interval;
 
 namespace {
 
@@ -185,7 +186,9 @@ ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, Met
   if (item->stale_ && !item->token_sent_) result.won = true;
   if (result.won) item->token_sent_ = true;
   if (!request.no_update) {
-    if (shard.lru_head != item) {
+    const auto now32 = static_cast<std::uint32_t>(now);
+    if (now32 - item->lru_bumped_ > lru_bump_interval && shard.lru_head != item) {
+      item->lru_bumped_ = now32;
       item->lru_prev_->lru_next_ = item->lru_next_;
       if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
       if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
@@ -194,8 +197,9 @@ ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, Met
       shard.lru_head->lru_prev_ = item;
       shard.lru_head = item;
     }
-    item->last_access_.store(now, std::memory_order_relaxed);
-    item->fetched_.store(true, std::memory_order_relaxed);
+    // Written only when they change: a hot item's header stays clean in other cores' caches.
+    if (item->last_access() != now) item->last_access_.store(now, std::memory_order_relaxed);
+    if (!item->fetched()) item->fetched_.store(true, std::memory_order_relaxed);
   }
   if (why != nullptr) *why = Miss::none;
   item->refs_.fetch_add(1, std::memory_order_relaxed);

@@ -88,6 +88,7 @@ class Item {
   std::uint8_t key_size_ = 0;
   std::uint8_t slab_class_ = 0;
   std::uint32_t value_size_ = 0;
+  std::uint32_t lru_bumped_ = 0;  // low 32 bits of the Unix time it last moved to the LRU head
   std::uint64_t hash_ = 0;
   Item* hash_next_ = nullptr;  // shard's hash chain
   Item* lru_prev_ = nullptr;   // shard's LRU list: head = most recent
