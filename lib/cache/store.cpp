@@ -6,6 +6,8 @@
 #include <mutex>
 #include <new>
 
+#include <time.h>
+
 #include "slabs.hpp"
 #include "store_shard.hpp"
 
@@ -27,14 +29,20 @@ constexpr std::size_t smallest_chunk_extra = 48;
 
 static_assert(sizeof(void*) != 8 || sizeof(Item) == 96, "the item header stays at 96 bytes");
 
-}  // namespace
-
-Clock system_clock() {
-  return [] {
+// Seconds are all the store needs: the coarse clock is the kernel's last tick, read without
+// touching a hardware time source.
+std::int64_t coarse_unix_seconds() noexcept {
+  timespec ts{};
+  if (::clock_gettime(CLOCK_REALTIME_COARSE, &ts) != 0) {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
-  };
+  }
+  return ts.tv_sec;
 }
+
+}  // namespace
+
+Clock system_clock() { return [] { return coarse_unix_seconds(); }; }
 
 // ---- Item and ItemRef -------------------------------------------------------------------
 
@@ -55,7 +63,10 @@ void ItemRef::reset() noexcept {
 Store::Store(StoreOptions options)
     : options_(std::move(options)),
       slabs_(std::make_unique<detail::SlabAllocator>(sizeof(Item) + smallest_chunk_extra, options_.item_size_max)) {
-  if (!options_.clock) options_.clock = system_clock();
+  if (!options_.clock) {
+    options_.clock = system_clock();
+    system_clock_ = true;
+  }
   if (options_.shards == 0) options_.shards = 1;
   for (unsigned i = 0; i < options_.shards; ++i) shards_.push_back(std::make_unique<Shard>());
 }
@@ -70,6 +81,8 @@ Store::~Store() {
     }
   }
 }
+
+std::int64_t Store::now() const noexcept { return system_clock_ ? coarse_unix_seconds() : options_.clock(); }
 
 Store::Shard& Store::shard_for(std::uint64_t hash) noexcept { return *shards_[(hash >> 40) % shards_.size()]; }
 

@@ -17,7 +17,8 @@ namespace connkit::cache {
 /// Seconds since the Unix epoch. Injectable so tests control expiry without sleeping.
 using Clock = std::function<std::int64_t()>;
 
-/// A Clock reading the system's real time.
+/// A Clock reading the system's real time, to the second (a coarse clock: no time source
+/// is read beyond what the kernel already keeps for the current tick).
 Clock system_clock();
 
 /// What a Store is built from.
@@ -251,13 +252,16 @@ class Store {
 
   StoreStats stats() const;
   const StoreOptions& options() const noexcept { return options_; }
-  std::int64_t now() const { return options_.clock(); }
+  /// The store's clock: options().clock, or a coarse system clock read directly when none
+  /// was given.
+  std::int64_t now() const noexcept;
 
  private:
   struct Shard;
   Shard& shard_for(std::uint64_t hash) noexcept;
 
   StoreOptions options_;
+  bool system_clock_ = false;  // options_.clock is system_clock(): read it without the std::function
   std::unique_ptr<detail::SlabAllocator> slabs_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<std::size_t> used_bytes_{0};
