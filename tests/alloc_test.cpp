@@ -1,14 +1,8 @@
-// Zero heap allocations per request in steady state, counted through a replacement of the
-// global operator new (glibc 2.36 has no malloc hooks). Its own executable: the replacement
-// applies to the whole process.
-// The replacements below pair malloc with free; g++ 12 cannot see that its operator new is
-// this file's and warns that free() is called on memory from `new`.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+// Zero heap allocations per request in steady state, counted by support/count_allocations.hpp.
+// Its own executable: the counting replaces global operator new for the whole process.
+#include "support/count_allocations.hpp"
 
-#include <atomic>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -16,46 +10,7 @@
 #include "support/client.hpp"
 #include "support/line_server.hpp"
 
-namespace {
-std::atomic<long> allocations{0};
-
-void* counted(std::size_t n) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n == 0 ? 1 : n);
-}
-void* counted_aligned(std::size_t n, std::align_val_t a) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::aligned_alloc(static_cast<std::size_t>(a), (n + static_cast<std::size_t>(a) - 1) & ~(static_cast<std::size_t>(a) - 1));
-}
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (void* p = counted(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  if (void* p = counted(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
-void* operator new(std::size_t n, std::align_val_t a) {
-  if (void* p = counted_aligned(n, a)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-  if (void* p = counted_aligned(n, a)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-
+using connkit::test::allocations;
 using connkit::test::Client;
 
 namespace {

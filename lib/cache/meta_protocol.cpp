@@ -490,8 +490,7 @@ void TextHandler::process_meta_debug(Connection& conn, Tokens t) {
   } else {
     line.text(item->key());
   }
-  // memcached prints exp as now - exptime (negative while the item lives) and its slab class;
-  // connkit has no slab classes and reports class 1.
+  // memcached prints exp as now - exptime (negative while the item lives) and its slab class.
   line.text(" exp=");
   line.number(item->exptime() == 0 ? std::int64_t{-1} : now - item->exptime());
   line.text(" la=");
@@ -499,7 +498,9 @@ void TextHandler::process_meta_debug(Connection& conn, Tokens t) {
   line.text(" cas=");
   line.number(item->cas());
   line.text(seen.fetched_before ? " fetch=yes" : " fetch=no");
-  line.text(" cls=1 size=");
+  line.text(" cls=");
+  line.number(item->slab_class());
+  line.text(" size=");
   line.number(item->total_size());
   out_string(conn, line.view());
 }

@@ -1,15 +1,20 @@
 #include <connkit/cache/store.hpp>
 
-#include <algorithm>
-#include <charconv>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <mutex>
 #include <new>
 
+#include <time.h>
+
+#include "slabs.hpp"
+#include "store_shard.hpp"
+
 namespace connkit::cache {
+
+using detail::hash_key;
+
 namespace {
 
 // memcached's REALTIME_MAXDELTA: larger expiry values are absolute Unix times.
@@ -19,29 +24,25 @@ constexpr std::int64_t max_relative_exptime = 60 * 60 * 24 * 30;
 // flight are unlinked but their memory comes back only when the reply is sent).
 constexpr int max_evictions_per_allocation = 64;
 
-std::uint64_t hash_key(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
+// memcached's chunk_size (-n): the smallest class holds the header and 48 bytes of key and value.
+constexpr std::size_t smallest_chunk_extra = 48;
+
+static_assert(sizeof(void*) != 8 || sizeof(Item) == 96, "the item header stays at 96 bytes");
+
+// Seconds are all the store needs: the coarse clock is the kernel's last tick, read without
+// touching a hardware time source.
+std::int64_t coarse_unix_seconds() noexcept {
+  timespec ts{};
+  if (::clock_gettime(CLOCK_REALTIME_COARSE, &ts) != 0) {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  return ts.tv_sec;
+}
 
 }  // namespace
 
-Clock system_clock() {
-  return [] {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
-}
-
-struct Store::Shard {
-  std::mutex mutex;
-  std::vector<Item*> buckets = std::vector<Item*>(1024, nullptr);
-  std::size_t count = 0;
-  Item* lru_head = nullptr;  // most recently used
-  Item* lru_tail = nullptr;
-  std::uint64_t total_items = 0;
-  std::uint64_t evictions = 0;
-  std::uint64_t reclaimed = 0;
-  std::uint64_t expired_unfetched = 0;
-  std::uint64_t evicted_unfetched = 0;
-};
+Clock system_clock() { return [] { return coarse_unix_seconds(); }; }
 
 // ---- Item and ItemRef -------------------------------------------------------------------
 
@@ -59,8 +60,13 @@ void ItemRef::reset() noexcept {
 
 // ---- Store ------------------------------------------------------------------------------
 
-Store::Store(StoreOptions options) : options_(std::move(options)) {
-  if (!options_.clock) options_.clock = system_clock();
+Store::Store(StoreOptions options)
+    : options_(std::move(options)),
+      slabs_(std::make_unique<detail::SlabAllocator>(sizeof(Item) + smallest_chunk_extra, options_.item_size_max)) {
+  if (!options_.clock) {
+    options_.clock = system_clock();
+    system_clock_ = true;
+  }
   if (options_.shards == 0) options_.shards = 1;
   for (unsigned i = 0; i < options_.shards; ++i) shards_.push_back(std::make_unique<Shard>());
 }
@@ -76,12 +82,14 @@ Store::~Store() {
   }
 }
 
+std::int64_t Store::now() const noexcept { return system_clock_ ? coarse_unix_seconds() : options_.clock(); }
+
 Store::Shard& Store::shard_for(std::uint64_t hash) noexcept { return *shards_[(hash >> 40) % shards_.size()]; }
 
 std::int64_t Store::absolute_exptime(std::int64_t client_exptime) const noexcept {
   if (client_exptime == 0) return 0;
   if (client_exptime < 0) return -1;
-  const std::int64_t now = options_.clock();
+  const std::int64_t now = this->now();
   if (client_exptime > max_relative_exptime) return client_exptime <= now ? -1 : client_exptime;
   return now + client_exptime;
 }
@@ -91,37 +99,53 @@ bool Store::too_large(std::size_t key_size, std::size_t value_size) const noexce
 }
 
 void Store::release(Item* item) noexcept {
-  used_bytes_.fetch_sub(item->total_size(), std::memory_order_relaxed);
+  const std::size_t size = item->total_size();
+  const std::uint8_t cls = item->slab_class_;
+  used_bytes_.fetch_sub(size, std::memory_order_relaxed);
   item->~Item();
-  ::operator delete(static_cast<void*>(item));
+  slabs_->deallocate(item, cls, size);
+}
+
+Item* Store::new_item(std::string_view key, std::size_t value_size) noexcept {
+  const std::size_t size = sizeof(Item) + key.size() + value_size + 2;
+  const std::size_t limit = options_.memory_limit;
+  // One global limit on all chunks, free ones included. Room comes first from free chunks
+  // of other classes, then from LRU tails, starting with the key's own shard. Never called
+  // under a shard lock: eviction takes them.
+  const std::uint64_t hash = hash_key(key);
+  const unsigned preferred = static_cast<unsigned>((hash >> 40) % shards_.size());
+  std::uint8_t cls = detail::SlabAllocator::no_class;
+  void* memory = nullptr;
+  for (int tries = 0; (memory = slabs_->try_allocate(size, limit, cls)) == nullptr;) {
+    const std::size_t need = slabs_->chunk_size(cls, size);
+    const std::size_t held = slabs_->allocated();
+    if (held + need > limit && slabs_->trim(held + need - limit, cls) > 0) continue;
+    if (tries++ == max_evictions_per_allocation || !evict_one(preferred)) return nullptr;
+  }
+  Item* item = new (memory) Item();
+  item->slab_class_ = cls;
+  item->key_size_ = static_cast<std::uint8_t>(key.size());
+  item->value_size_ = static_cast<std::uint32_t>(value_size);
+  item->hash_ = hash;
+  item->store_ = this;
+  std::memcpy(item->data_, key.data(), key.size());
+  used_bytes_.fetch_add(size, std::memory_order_relaxed);
+  return item;
 }
 
 ItemRef Store::allocate(std::string_view key, std::uint32_t flags, std::int64_t client_exptime,
                         std::size_t value_size) {
   if (key.empty() || key.size() > 250 || too_large(key.size(), value_size)) return {};
-  const std::size_t size = sizeof(Item) + key.size() + value_size + 2;
-  // One global limit: make room by evicting from shard tails, starting with the key's own.
-  const unsigned preferred = static_cast<unsigned>((hash_key(key) >> 40) % shards_.size());
-  for (int tries = 0; used_bytes_.load(std::memory_order_relaxed) + size > options_.memory_limit; ++tries) {
-    if (tries == max_evictions_per_allocation || !evict_one(preferred)) return {};
-  }
-  void* memory = ::operator new(size, std::nothrow);
-  if (memory == nullptr) return {};
-  Item* item = new (memory) Item();
+  Item* item = new_item(key, value_size);
+  if (item == nullptr) return {};
   item->flags_ = flags;
   item->exptime_.store(absolute_exptime(client_exptime), std::memory_order_relaxed);
-  item->key_size_ = static_cast<std::uint8_t>(key.size());
-  item->value_size_ = static_cast<std::uint32_t>(value_size);
-  item->hash_ = hash_key(key);
-  item->store_ = this;
-  std::memcpy(item->data_, key.data(), key.size());
-  item->last_access_.store(options_.clock(), std::memory_order_relaxed);
-  used_bytes_.fetch_add(size, std::memory_order_relaxed);
+  item->last_access_.store(now(), std::memory_order_relaxed);
   return ItemRef(item);
 }
 
 bool Store::evict_one(unsigned preferred) noexcept {
-  const std::int64_t now = options_.clock();
+  const std::int64_t now = this->now();
   for (std::size_t n = 0; n < shards_.size(); ++n) {
     const unsigned index = n == 0 ? preferred
                                   : evict_cursor_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
@@ -230,13 +254,17 @@ void Store::unlink_locked(Shard& shard, Item* item) noexcept {
 void Store::link_new_locked(Shard& shard, Item* item, std::int64_t now) noexcept {
   item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   item->last_access_.store(now, std::memory_order_relaxed);
+  item->lru_bumped_ = static_cast<std::uint32_t>(now);
   link_locked(shard, item);
 }
 
 StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compare, bool set_stale) {
+  if (mode == StoreMode::append || mode == StoreMode::prepend) {
+    return store_joined(ref, mode == StoreMode::append, compare);
+  }
   Item* item = ref.get();
   Shard& shard = shard_for(item->hash_);
-  const std::int64_t now = options_.clock();
+  const std::int64_t now = this->now();
   std::lock_guard<std::mutex> lock(shard.mutex);
   Item* old = find_live_locked(shard, item->key(), item->hash_, now, nullptr);
   switch (mode) {
@@ -259,39 +287,50 @@ StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compa
       }
       break;
     case StoreMode::append:
-    case StoreMode::prepend: {
-      if (old == nullptr) return StoreResult::not_stored;
-      if (compare != 0 && compare != old->cas_) return StoreResult::exists;  // meta's simplified CAS check
-      // A new item holding both values; it keeps the old item's flags and expiry.
-      const std::size_t total = old->value_size_ + item->value_size_;
-      if (too_large(item->key_size_, total)) return StoreResult::not_stored;
-      void* memory = ::operator new(sizeof(Item) + item->key_size_ + total + 2, std::nothrow);
-      if (memory == nullptr) return StoreResult::no_memory;
-      Item* joined = new (memory) Item();
-      joined->flags_ = old->flags_;
-      joined->exptime_.store(old->exptime_, std::memory_order_relaxed);
-      joined->key_size_ = item->key_size_;
-      joined->value_size_ = static_cast<std::uint32_t>(total);
-      joined->hash_ = item->hash_;
-      joined->store_ = this;
-      std::memcpy(joined->data_, item->data_, item->key_size_);
-      const Item& first = mode == StoreMode::append ? *old : *item;
-      const Item& second = mode == StoreMode::append ? *item : *old;
-      char* out = joined->data_ + joined->key_size_;
-      std::memcpy(out, first.value().data(), first.value_size_);
-      std::memcpy(out + first.value_size_, second.value().data(), second.value_size_);
-      std::memcpy(out + total, "\r\n", 2);
-      used_bytes_.fetch_add(joined->total_size(), std::memory_order_relaxed);
-      unlink_locked(shard, old);
-      link_new_locked(shard, joined, now);
-      ItemRef creation(joined);  // drops the creation reference; the table keeps its own
-      return StoreResult::stored;
-    }
+    case StoreMode::prepend:
+      break;  // store_joined()
   }
   if (old != nullptr) unlink_locked(shard, old);
   item->fetched_.store(false, std::memory_order_relaxed);
   link_new_locked(shard, item, now);
   return StoreResult::stored;
+}
+
+StoreResult Store::store_joined(const ItemRef& ref, bool append, std::uint64_t compare) {
+  Item* item = ref.get();
+  Shard& shard = shard_for(item->hash_);
+  // A new item holding both values; it keeps the old item's flags and expiry. Its memory is
+  // found outside the shard lock (finding it may evict from any shard), so the old value is
+  // looked up again afterwards, and the size checked once more.
+  ItemRef joined;
+  for (;;) {
+    const std::int64_t now = this->now();
+    std::unique_lock<std::mutex> lock(shard.mutex);
+    Item* old = find_live_locked(shard, item->key(), item->hash_, now, nullptr);
+    if (old == nullptr) return StoreResult::not_stored;
+    if (compare != 0 && compare != old->cas_) return StoreResult::exists;  // meta's simplified CAS check
+    const std::size_t total = old->value_size_ + item->value_size_;
+    if (too_large(item->key_size_, total)) return StoreResult::not_stored;
+    if (!joined || joined->value_size_ != total) {
+      lock.unlock();
+      joined.reset();
+      Item* memory = new_item(item->key(), total);
+      if (memory == nullptr) return StoreResult::no_memory;
+      joined = ItemRef(memory);
+      continue;
+    }
+    joined->flags_ = old->flags_;
+    joined->exptime_.store(old->exptime_, std::memory_order_relaxed);
+    const Item& first = append ? *old : *item;
+    const Item& second = append ? *item : *old;
+    char* out = joined->data_ + joined->key_size_;
+    std::memcpy(out, first.value().data(), first.value_size_);
+    std::memcpy(out + first.value_size_, second.value().data(), second.value_size_);
+    std::memcpy(out + total, "\r\n", 2);
+    unlink_locked(shard, old);
+    link_new_locked(shard, joined.get(), now);
+    return StoreResult::stored;  // `joined` drops the creation reference; the table keeps its own
+  }
 }
 
 ItemRef Store::get(std::string_view key, Miss* why) {
@@ -314,7 +353,7 @@ bool Store::touch(std::string_view key, std::int64_t client_exptime) {
 bool Store::remove(std::string_view key) {
   const std::uint64_t hash = hash_key(key);
   Shard& shard = shard_for(hash);
-  const std::int64_t now = options_.clock();
+  const std::int64_t now = this->now();
   std::lock_guard<std::mutex> lock(shard.mutex);
   Item* item = find_live_locked(shard, key, hash, now, nullptr);
   if (item == nullptr) return false;
@@ -322,215 +361,9 @@ bool Store::remove(std::string_view key) {
   return true;
 }
 
-namespace {
-
-/// Runs meta's t/T/N/R flags in request order against an item's expiry `e`, as memcached's
-/// reply loops do: `t` records e, `T` sets it, `N` sets it on a created item (and wins the
-/// token), `R` wins the token if e is set and below the recache time.
-struct TtlProgram {
-  std::int64_t& e;
-  std::int64_t* ttl_at;
-  std::size_t seen = 0;
-
-  void run(std::string_view order, std::int64_t ttl, bool created, std::int64_t vivify, bool token_sent,
-           std::int64_t recache, bool& won) {
-    for (char c : order) {
-      switch (c) {
-        case 't':
-          if (ttl_at != nullptr && seen < max_meta_ttl_flags) ttl_at[seen++] = e;
-          break;
-        case 'T': e = ttl; break;
-        case 'N':
-          if (created) {
-            e = vivify;
-            won = true;
-          }
-          break;
-        case 'R':
-          if (!token_sent && !created && e != 0 && e < recache) won = true;
-          break;
-        default: break;
-      }
-    }
-  }
-};
-
-}  // namespace
-
-ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_t delta, std::uint64_t& result) {
-  ItemRef item;
-  bool created = false;
-  return arithmetic(key, increment, delta, ArithRequest{}, result, item, created);
-}
-
-ItemRef Store::make_number_item(std::string_view key, std::uint32_t flags, std::int64_t exptime_client,
-                                std::uint64_t number) {
-  char digits[24];
-  const auto length = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, number).ptr - digits);
-  ItemRef item = allocate(key, flags, exptime_client, length);
-  if (item) {
-    std::memcpy(item->data_ + item->key_size_, digits, length);
-    std::memcpy(item->data_ + item->key_size_ + length, "\r\n", 2);
-  }
-  return item;
-}
-
-ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_t delta, const ArithRequest& request,
-                              std::uint64_t& result, ItemRef& out, bool& created) {
-  created = false;
-  // An item N may need is made before locking: allocation can evict from any shard.
-  ItemRef fresh = request.vivify ? make_number_item(key, 0, 0, request.initial) : ItemRef();
-  auto finish = [&](Item* target, bool made) {
-    std::int64_t e = target->exptime();
-    bool won = false;
-    TtlProgram program{e, request.ttl_at};
-    const std::string_view order = request.order.empty() ? std::string_view("TN") : request.order;
-    program.run(order, request.set_ttl ? absolute_exptime(request.ttl) : e, made,
-                absolute_exptime(request.vivify_exptime), false, 0, won);
-    target->exptime_.store(e, std::memory_order_relaxed);
-  };
-  const std::uint64_t hash = hash_key(key);
-  Shard& shard = shard_for(hash);
-  const std::int64_t now = options_.clock();
-  std::lock_guard<std::mutex> lock(shard.mutex);
-  Item* item = find_live_locked(shard, key, hash, now, nullptr);
-  if (item == nullptr) {
-    if (!request.vivify) return ArithResult::not_found;
-    if (!fresh) return ArithResult::no_memory;
-    link_new_locked(shard, fresh.get(), now);
-    finish(fresh.get(), true);
-    created = true;
-    result = request.initial;
-    out = std::move(fresh);
-    return ArithResult::ok;
-  }
-  if (request.has_cas && item->cas_ != request.cas) return ArithResult::exists;
-  // memcached parses the value with strtoull: optional leading blanks, then digits ended by
-  // a blank or the "\r\n" that follows every value.
-  const std::span<const char> value = item->value();
-  if (value.empty()) return ArithResult::non_numeric;
-  std::size_t at = 0;
-  while (at < value.size() && (value[at] == ' ' || value[at] == '\t')) ++at;
-  std::uint64_t current = 0;
-  std::size_t digits_seen = 0;
-  for (; at < value.size() && value[at] >= '0' && value[at] <= '9'; ++at, ++digits_seen) {
-    const std::uint64_t digit = static_cast<std::uint64_t>(value[at] - '0');
-    if (current > (UINT64_MAX - digit) / 10) return ArithResult::non_numeric;
-    current = current * 10 + digit;
-  }
-  if (digits_seen == 0 || (at < value.size() && value[at] != ' ' && value[at] != '\t')) return ArithResult::non_numeric;
-  result = increment ? current + delta : (delta > current ? 0 : current - delta);  // incr wraps, decr floors
-  char digits[24];
-  const auto length = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, result).ptr - digits);
-  if (length <= value.size() && item->refs_.load(std::memory_order_acquire) == 1) {
-    // In place, padded with spaces as memcached does when the number gets shorter; only
-    // while the table holds the sole reference, so no reply in flight sees torn digits.
-    char* data = item->data_ + item->key_size_;
-    std::memcpy(data, digits, length);
-    std::memset(data + length, ' ', value.size() - length);
-    item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  } else {
-    void* memory = ::operator new(sizeof(Item) + item->key_size_ + length + 2, std::nothrow);
-    if (memory == nullptr) return ArithResult::no_memory;
-    Item* replacement = new (memory) Item();
-    replacement->flags_ = item->flags_;
-    replacement->exptime_.store(item->exptime_, std::memory_order_relaxed);
-    replacement->key_size_ = item->key_size_;
-    replacement->value_size_ = static_cast<std::uint32_t>(length);
-    replacement->hash_ = hash;
-    replacement->store_ = this;
-    std::memcpy(replacement->data_, item->data_, item->key_size_);
-    std::memcpy(replacement->data_ + replacement->key_size_, digits, length);
-    std::memcpy(replacement->data_ + replacement->key_size_ + length, "\r\n", 2);
-    used_bytes_.fetch_add(replacement->total_size(), std::memory_order_relaxed);
-    unlink_locked(shard, item);
-    link_new_locked(shard, replacement, now);
-    ItemRef creation(replacement);
-    item = replacement;
-  }
-  finish(item, false);
-  item->refs_.fetch_add(1, std::memory_order_relaxed);
-  out = ItemRef(item);
-  return ArithResult::ok;
-}
-
-ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, MetaGetResult& result, Miss* why) {
-  result = MetaGetResult{};
-  ItemRef fresh;
-  if (request.vivify) {
-    fresh = allocate(key, 0, 0, 0);
-    if (fresh) std::memcpy(fresh->data_ + fresh->key_size_, "\r\n", 2);
-  }
-  const std::uint64_t hash = hash_key(key);
-  Shard& shard = shard_for(hash);
-  const std::int64_t now = options_.clock();
-  std::lock_guard<std::mutex> lock(shard.mutex);
-  Miss miss = Miss::missing;
-  Item* item = find_live_locked(shard, key, hash, now, &miss);
-  if (item == nullptr && fresh) {
-    link_new_locked(shard, fresh.get(), now);
-    item = fresh.get();
-    result.created = true;
-  }
-  if (item == nullptr) {
-    if (why != nullptr) *why = miss;
-    return {};
-  }
-  result.fetched_before = item->fetched();
-  result.last_access_before = item->last_access();
-  std::int64_t e = item->exptime();
-  TtlProgram program{e, result.ttl_at};
-  const std::string_view order = request.order.empty() ? std::string_view("TNR") : request.order;
-  program.run(order, request.set_ttl ? absolute_exptime(request.ttl) : e, result.created,
-              absolute_exptime(request.vivify_exptime), item->token_sent_,
-              request.recache ? absolute_exptime(request.recache_ttl) : 0, result.won);
-  item->exptime_.store(e, std::memory_order_relaxed);
-  result.token_was_sent = item->token_sent_;
-  result.stale = item->stale_;
-  if (item->stale_ && !item->token_sent_) result.won = true;
-  if (result.won) item->token_sent_ = true;
-  if (!request.no_update) {
-    if (shard.lru_head != item) {
-      item->lru_prev_->lru_next_ = item->lru_next_;
-      if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
-      if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
-      item->lru_prev_ = nullptr;
-      item->lru_next_ = shard.lru_head;
-      shard.lru_head->lru_prev_ = item;
-      shard.lru_head = item;
-    }
-    item->last_access_.store(now, std::memory_order_relaxed);
-    item->fetched_.store(true, std::memory_order_relaxed);
-  }
-  if (why != nullptr) *why = Miss::none;
-  item->refs_.fetch_add(1, std::memory_order_relaxed);
-  return ItemRef(item);
-}
-
-MetaDeleteResult Store::meta_delete(std::string_view key, bool has_cas, std::uint64_t cas, bool invalidate,
-                                    bool set_ttl, std::int64_t ttl) {
-  const std::uint64_t hash = hash_key(key);
-  Shard& shard = shard_for(hash);
-  const std::int64_t now = options_.clock();
-  std::lock_guard<std::mutex> lock(shard.mutex);
-  Item* item = find_live_locked(shard, key, hash, now, nullptr);
-  if (item == nullptr) return MetaDeleteResult::not_found;
-  if (has_cas && item->cas_ != cas) return MetaDeleteResult::exists;
-  if (invalidate) {
-    // Marked stale, not removed: the next meta get wins the token to recache it.
-    if (set_ttl) item->exptime_.store(absolute_exptime(ttl), std::memory_order_relaxed);
-    item->stale_ = true;
-    item->token_sent_ = false;
-    item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    return MetaDeleteResult::deleted;
-  }
-  unlink_locked(shard, item);
-  return MetaDeleteResult::deleted;
-}
-
 void Store::flush_all(std::int64_t delay_seconds) {
   if (delay_seconds > 0) {
-    flush_at_.store(options_.clock() + delay_seconds, std::memory_order_relaxed);
+    flush_at_.store(now() + delay_seconds, std::memory_order_relaxed);
   } else {
     // Everything stored so far has a CAS unique at or below the current counter.
     flush_cas_.store(next_cas_.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -555,14 +388,14 @@ std::size_t Store::reclaim_shard(Shard& shard, std::int64_t now) noexcept {
 }
 
 std::size_t Store::reclaim_expired() {
-  const std::int64_t now = options_.clock();
+  const std::int64_t now = this->now();
   std::size_t freed = 0;
   for (auto& shard : shards_) freed += reclaim_shard(*shard, now);
   return freed;
 }
 
 void Store::maybe_reclaim() noexcept {
-  const std::int64_t now = options_.clock();
+  const std::int64_t now = this->now();
   std::int64_t due = next_reclaim_.load(std::memory_order_relaxed);
   if (now < due || !next_reclaim_.compare_exchange_strong(due, now + 1, std::memory_order_relaxed)) return;
   const unsigned index = reclaim_cursor_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
@@ -581,6 +414,7 @@ StoreStats Store::stats() const {
     s.evicted_unfetched += shard->evicted_unfetched;
   }
   s.bytes = used_bytes_.load(std::memory_order_relaxed);
+  s.total_malloced = slabs_->allocated();
   s.limit_maxbytes = options_.memory_limit;
   return s;
 }

@@ -197,8 +197,12 @@ Action TextHandler::process(Connection& conn, std::string_view line, std::size_t
       process_flush_all(conn, t);
     }
   } else if (command == "version") {
-    std::string reply = "VERSION " + endpoint_.options().version;
-    out_string(conn, reply);
+    const std::string& version = endpoint_.options().version;
+    std::span<char> room = conn.reply_space(8 + version.size() + 2);
+    std::memcpy(room.data(), "VERSION ", 8);
+    std::memcpy(room.data() + 8, version.data(), version.size());
+    std::memcpy(room.data() + 8 + version.size(), "\r\n", 2);
+    conn.commit_reply(8 + version.size() + 2);
   } else if (command == "quit") {
     return Action::write_and_close(used);
   } else if (command == "verbosity") {

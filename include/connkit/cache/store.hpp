@@ -17,18 +17,25 @@ namespace connkit::cache {
 /// Seconds since the Unix epoch. Injectable so tests control expiry without sleeping.
 using Clock = std::function<std::int64_t()>;
 
-/// A Clock reading the system's real time.
+/// A Clock reading the system's real time, to the second (a coarse clock: no time source
+/// is read beyond what the kernel already keeps for the current tick).
 Clock system_clock();
 
 /// What a Store is built from.
 struct StoreOptions {
-  std::size_t memory_limit = 64u << 20;   ///< bytes for keys, values and item overhead (memcached's -m)
+  /// Bytes for keys, values and item overhead (memcached's -m): a bound on all item memory,
+  /// counted in chunks of the item's size class, free chunks kept for reuse included.
+  std::size_t memory_limit = 64u << 20;
   std::size_t item_size_max = 1u << 20;   ///< largest item, overhead included (memcached's -I)
   unsigned shards = 16;                   ///< independent locks; the memory limit stays global
   Clock clock;                            ///< empty: system_clock()
 };
 
 class Store;
+
+namespace detail {
+class SlabAllocator;
+}
 
 /// One cached item: key, 32-bit client flags, expiry, CAS unique and value, in one block.
 /// Reference counted: a reply that sends the value zero-copy holds a reference, so the
@@ -54,8 +61,12 @@ class Item {
   bool stale() const noexcept { return stale_; }
   /// A client already holds the recache token (meta W / Z).
   bool token_sent() const noexcept { return token_sent_; }
-  /// Bytes this item counts against the memory limit.
+  /// Bytes of this item (memcached's item size): what the `bytes` stat adds up. Its memory
+  /// is a chunk of its size class, which may be larger.
   std::size_t total_size() const noexcept { return sizeof(Item) + key_size_ + value_size_ + 2; }
+  /// The size class of the item's memory, from 1 (memcached's slab class id); 0 for an item
+  /// above the largest class, allocated on its own.
+  unsigned slab_class() const noexcept { return slab_class_; }
 
   /// A reference for a zero-copy reply: the reply list releases it once the bytes are sent.
   BufferOwner owner() noexcept;
@@ -76,7 +87,9 @@ class Item {
   bool stale_ = false;
   bool token_sent_ = false;
   std::uint8_t key_size_ = 0;
+  std::uint8_t slab_class_ = 0;
   std::uint32_t value_size_ = 0;
+  std::uint32_t lru_bumped_ = 0;  // low 32 bits of the Unix time it last moved to the LRU head
   std::uint64_t hash_ = 0;
   Item* hash_next_ = nullptr;  // shard's hash chain
   Item* lru_prev_ = nullptr;   // shard's LRU list: head = most recent
@@ -180,6 +193,7 @@ struct StoreStats {
   std::uint64_t expired_unfetched = 0;  ///< expired_unfetched
   std::uint64_t evicted_unfetched = 0;  ///< evicted_unfetched
   std::uint64_t limit_maxbytes = 0;     ///< limit_maxbytes
+  std::uint64_t total_malloced = 0;     ///< total_malloced: item memory held, free chunks included
 };
 
 /// A thread-safe memcached-style item store: sharded hash tables, a per-shard LRU, one
@@ -238,13 +252,17 @@ class Store {
 
   StoreStats stats() const;
   const StoreOptions& options() const noexcept { return options_; }
-  std::int64_t now() const { return options_.clock(); }
+  /// The store's clock: options().clock, or a coarse system clock read directly when none
+  /// was given.
+  std::int64_t now() const noexcept;
 
  private:
   struct Shard;
   Shard& shard_for(std::uint64_t hash) noexcept;
 
   StoreOptions options_;
+  bool system_clock_ = false;  // options_.clock is system_clock(): read it without the std::function
+  std::unique_ptr<detail::SlabAllocator> slabs_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<std::size_t> used_bytes_{0};
   std::atomic<std::uint64_t> next_cas_{0};
@@ -255,6 +273,8 @@ class Store {
   std::atomic<unsigned> reclaim_cursor_{0};
 
   void release(Item* item) noexcept;
+  Item* new_item(std::string_view key, std::size_t value_size) noexcept;
+  StoreResult store_joined(const ItemRef& item, bool append, std::uint64_t compare);
   bool evict_one(unsigned preferred) noexcept;
   bool is_live(const Item& item, std::int64_t now, Miss* why) const noexcept;
   void unlink_locked(Shard& shard, Item* item) noexcept;

@@ -1,0 +1,176 @@
+#include "slabs.hpp"
+
+#include <algorithm>
+#include <new>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CONNKIT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CONNKIT_ASAN 1
+#endif
+#endif
+#if defined(CONNKIT_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
+namespace connkit::cache::detail {
+namespace {
+
+constexpr std::size_t alignment = alignof(std::max_align_t);
+
+std::size_t align_up(std::size_t n) noexcept { return (n + alignment - 1) & ~(alignment - 1); }
+
+// A chunk on a free list is poisoned past its link under AddressSanitizer, so a reply that
+// read an item after its last reference was dropped is still caught although the memory
+// was not returned to the heap.
+void poison(void* chunk, std::size_t size) noexcept {
+#if defined(CONNKIT_ASAN)
+  ASAN_POISON_MEMORY_REGION(static_cast<char*>(chunk) + sizeof(void*), size - sizeof(void*));
+#else
+  (void)chunk;
+  (void)size;
+#endif
+}
+
+void unpoison(void* chunk, std::size_t size) noexcept {
+#if defined(CONNKIT_ASAN)
+  ASAN_UNPOISON_MEMORY_REGION(chunk, size);
+#else
+  (void)chunk;
+  (void)size;
+#endif
+}
+
+}  // namespace
+
+SlabAllocator::SlabAllocator(std::size_t smallest, std::size_t largest, double factor) {
+  smallest = align_up(std::max(smallest, sizeof(FreeChunk)));
+  const std::size_t cap = std::max(smallest, std::min(largest, largest_class_limit));
+  // memcached's slabs_init(): each class `factor` times the one before, aligned, and the
+  // last one exactly the cap. At most 254 classes, so a class number fits a byte.
+  std::size_t sizes[254];
+  std::size_t n = 0;
+  for (std::size_t size = smallest; size < cap && n < 253;) {
+    sizes[n++] = size;
+    size = std::max(size + alignment, align_up(static_cast<std::size_t>(static_cast<double>(size) * factor)));
+  }
+  sizes[n++] = cap;
+  count_ = n;
+  classes_ = std::make_unique<SizeClass[]>(n);
+  for (std::size_t i = 0; i < n; ++i) classes_[i].size = sizes[i];
+}
+
+SlabAllocator::~SlabAllocator() {
+  for (std::size_t i = 0; i < count_; ++i) {
+    for (FreeChunk* c = classes_[i].head; c != nullptr;) {
+      FreeChunk* next = c->next;
+      unpoison(c, classes_[i].size);
+      ::operator delete(static_cast<void*>(c));
+      c = next;
+    }
+  }
+}
+
+std::uint8_t SlabAllocator::class_for(std::size_t size) const noexcept {
+  if (size > classes_[count_ - 1].size) return no_class;
+  std::size_t low = 0, high = count_ - 1;  // the answer is in [low, high]
+  while (low < high) {
+    const std::size_t mid = (low + high) / 2;
+    if (classes_[mid].size < size) {
+      low = mid + 1;
+    } else {
+      high = mid;
+    }
+  }
+  return static_cast<std::uint8_t>(low + 1);
+}
+
+std::size_t SlabAllocator::chunk_size(std::uint8_t cls, std::size_t size) const noexcept {
+  return cls == no_class ? size : classes_[cls - 1].size;
+}
+
+bool SlabAllocator::reserve(std::size_t bytes, std::size_t limit) noexcept {
+  // A compare-exchange, not an add and a check: two workers at the limit cannot both pass.
+  std::size_t held = allocated_.load(std::memory_order_relaxed);
+  do {
+    if (held + bytes > limit) return false;
+  } while (!allocated_.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+void* SlabAllocator::try_allocate(std::size_t size, std::size_t limit, std::uint8_t& cls) noexcept {
+  cls = class_for(size);
+  if (cls != no_class) {
+    SizeClass& c = classes_[cls - 1];
+    std::unique_lock<std::mutex> lock(c.mutex);
+    if (FreeChunk* chunk = c.head) {
+      c.head = chunk->next;
+      --c.free_chunks;
+      lock.unlock();
+      unpoison(chunk, c.size);
+      return chunk;
+    }
+  }
+  const std::size_t bytes = chunk_size(cls, size);
+  if (!reserve(bytes, limit)) return nullptr;
+  void* memory = ::operator new(bytes, std::nothrow);
+  if (memory == nullptr) allocated_.fetch_sub(bytes, std::memory_order_relaxed);
+  return memory;
+}
+
+void SlabAllocator::deallocate(void* chunk, std::uint8_t cls, std::size_t size) noexcept {
+  if (cls == no_class) {
+    ::operator delete(chunk);
+    allocated_.fetch_sub(size, std::memory_order_relaxed);
+    return;
+  }
+  SizeClass& c = classes_[cls - 1];
+  auto* free_chunk = static_cast<FreeChunk*>(chunk);
+  poison(chunk, c.size);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  free_chunk->next = c.head;
+  c.head = free_chunk;
+  ++c.free_chunks;
+}
+
+std::size_t SlabAllocator::trim(std::size_t bytes, std::uint8_t keep) noexcept {
+  std::size_t freed = 0;
+  // Largest classes first: fewest chunks to free for the room asked.
+  for (std::size_t i = count_; i-- > 0 && freed < bytes;) {
+    if (i + 1 == keep) continue;
+    SizeClass& c = classes_[i];
+    FreeChunk* taken = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(c.mutex);
+      while (c.head != nullptr && freed < bytes) {
+        FreeChunk* chunk = c.head;
+        c.head = chunk->next;
+        --c.free_chunks;
+        chunk->next = taken;
+        taken = chunk;
+        freed += c.size;
+      }
+    }
+    // Back to the heap outside the class lock.
+    while (taken != nullptr) {
+      FreeChunk* next = taken->next;
+      unpoison(taken, c.size);
+      ::operator delete(static_cast<void*>(taken));
+      allocated_.fetch_sub(c.size, std::memory_order_relaxed);
+      taken = next;
+    }
+  }
+  return freed;
+}
+
+std::size_t SlabAllocator::free_bytes() const noexcept {
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < count_; ++i) {
+    std::lock_guard<std::mutex> lock(classes_[i].mutex);
+    total += classes_[i].free_chunks * classes_[i].size;
+  }
+  return total;
+}
+
+}  // namespace connkit::cache::detail

@@ -1,0 +1,230 @@
+// The store's read-modify-write operations: incr/decr and meta arithmetic, meta get and
+// meta delete.
+#include <connkit/cache/store.hpp>
+
+#include <charconv>
+#include <cstring>
+#include <mutex>
+
+#include "store_shard.hpp"
+
+namespace connkit::cache {
+
+using detail::hash_key;
+using detail::lru_bump_interval;
+
+namespace {
+
+/// Runs meta's t/T/N/R flags in request order against an item's expiry `e`, as memcached's
+/// reply loops do: `t` records e, `T` sets it, `N` sets it on a created item (and wins the
+/// token), `R` wins the token if e is set and below the recache time.
+struct TtlProgram {
+  std::int64_t& e;
+  std::int64_t* ttl_at;
+  std::size_t seen = 0;
+
+  void run(std::string_view order, std::int64_t ttl, bool created, std::int64_t vivify, bool token_sent,
+           std::int64_t recache, bool& won) {
+    for (char c : order) {
+      switch (c) {
+        case 't':
+          if (ttl_at != nullptr && seen < max_meta_ttl_flags) ttl_at[seen++] = e;
+          break;
+        case 'T': e = ttl; break;
+        case 'N':
+          if (created) {
+            e = vivify;
+            won = true;
+          }
+          break;
+        case 'R':
+          if (!token_sent && !created && e != 0 && e < recache) won = true;
+          break;
+        default: break;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_t delta, std::uint64_t& result) {
+  ItemRef item;
+  bool created = false;
+  return arithmetic(key, increment, delta, ArithRequest{}, result, item, created);
+}
+
+ItemRef Store::make_number_item(std::string_view key, std::uint32_t flags, std::int64_t exptime_client,
+                                std::uint64_t number) {
+  char digits[24];
+  const auto length = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, number).ptr - digits);
+  ItemRef item = allocate(key, flags, exptime_client, length);
+  if (item) {
+    std::memcpy(item->data_ + item->key_size_, digits, length);
+    std::memcpy(item->data_ + item->key_size_ + length, "\r\n", 2);
+  }
+  return item;
+}
+
+ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_t delta, const ArithRequest& request,
+                              std::uint64_t& result, ItemRef& out, bool& created) {
+  created = false;
+  // An item N may need is made before locking: allocation can evict from any shard.
+  ItemRef fresh = request.vivify ? make_number_item(key, 0, 0, request.initial) : ItemRef();
+  auto finish = [&](Item* target, bool made) {
+    std::int64_t e = target->exptime();
+    bool won = false;
+    TtlProgram program{e, request.ttl_at};
+    const std::string_view order = request.order.empty() ? std::string_view("TN") : request.order;
+    program.run(order, request.set_ttl ? absolute_exptime(request.ttl) : e, made,
+                absolute_exptime(request.vivify_exptime), false, 0, won);
+    target->exptime_.store(e, std::memory_order_relaxed);
+  };
+  const std::uint64_t hash = hash_key(key);
+  Shard& shard = shard_for(hash);
+  ItemRef spare;  // a longer number needs a new item, made outside the lock (see store_joined)
+  for (;;) {
+    const std::int64_t now = this->now();
+    std::unique_lock<std::mutex> lock(shard.mutex);
+    Item* item = find_live_locked(shard, key, hash, now, nullptr);
+    if (item == nullptr) {
+      if (!request.vivify) return ArithResult::not_found;
+      if (!fresh) return ArithResult::no_memory;
+      link_new_locked(shard, fresh.get(), now);
+      finish(fresh.get(), true);
+      created = true;
+      result = request.initial;
+      out = std::move(fresh);
+      return ArithResult::ok;
+    }
+    if (request.has_cas && item->cas_ != request.cas) return ArithResult::exists;
+    // memcached parses the value with strtoull: optional leading blanks, then digits ended by
+    // a blank or the "\r\n" that follows every value.
+    const std::span<const char> value = item->value();
+    if (value.empty()) return ArithResult::non_numeric;
+    std::size_t at = 0;
+    while (at < value.size() && (value[at] == ' ' || value[at] == '\t')) ++at;
+    std::uint64_t current = 0;
+    std::size_t digits_seen = 0;
+    for (; at < value.size() && value[at] >= '0' && value[at] <= '9'; ++at, ++digits_seen) {
+      const std::uint64_t digit = static_cast<std::uint64_t>(value[at] - '0');
+      if (current > (UINT64_MAX - digit) / 10) return ArithResult::non_numeric;
+      current = current * 10 + digit;
+    }
+    if (digits_seen == 0 || (at < value.size() && value[at] != ' ' && value[at] != '\t')) {
+      return ArithResult::non_numeric;
+    }
+    result = increment ? current + delta : (delta > current ? 0 : current - delta);  // incr wraps, decr floors
+    char digits[24];
+    const auto length = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, result).ptr - digits);
+    if (length <= value.size() && item->refs_.load(std::memory_order_acquire) == 1) {
+      // In place, padded with spaces as memcached does when the number gets shorter; only
+      // while the table holds the sole reference, so no reply in flight sees torn digits.
+      char* data = item->data_ + item->key_size_;
+      std::memcpy(data, digits, length);
+      std::memset(data + length, ' ', value.size() - length);
+      item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      finish(item, false);
+      item->refs_.fetch_add(1, std::memory_order_relaxed);
+      out = ItemRef(item);
+      return ArithResult::ok;
+    }
+    if (!spare || spare->value_size_ != length) {
+      lock.unlock();
+      spare.reset();
+      Item* memory = new_item(key, length);
+      if (memory == nullptr) return ArithResult::no_memory;
+      spare = ItemRef(memory);
+      continue;  // the value may have changed meanwhile: look again
+    }
+    Item* replacement = spare.get();
+    replacement->flags_ = item->flags_;
+    replacement->exptime_.store(item->exptime_, std::memory_order_relaxed);
+    std::memcpy(replacement->data_ + replacement->key_size_, digits, length);
+    std::memcpy(replacement->data_ + replacement->key_size_ + length, "\r\n", 2);
+    unlink_locked(shard, item);
+    link_new_locked(shard, replacement, now);
+    finish(replacement, false);
+    out = std::move(spare);
+    return ArithResult::ok;
+  }
+}
+
+ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, MetaGetResult& result, Miss* why) {
+  result = MetaGetResult{};
+  ItemRef fresh;
+  if (request.vivify) {
+    fresh = allocate(key, 0, 0, 0);
+    if (fresh) std::memcpy(fresh->data_ + fresh->key_size_, "\r\n", 2);
+  }
+  const std::uint64_t hash = hash_key(key);
+  Shard& shard = shard_for(hash);
+  const std::int64_t now = this->now();
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  Miss miss = Miss::missing;
+  Item* item = find_live_locked(shard, key, hash, now, &miss);
+  if (item == nullptr && fresh) {
+    link_new_locked(shard, fresh.get(), now);
+    item = fresh.get();
+    result.created = true;
+  }
+  if (item == nullptr) {
+    if (why != nullptr) *why = miss;
+    return {};
+  }
+  result.fetched_before = item->fetched();
+  result.last_access_before = item->last_access();
+  std::int64_t e = item->exptime();
+  TtlProgram program{e, result.ttl_at};
+  const std::string_view order = request.order.empty() ? std::string_view("TNR") : request.order;
+  program.run(order, request.set_ttl ? absolute_exptime(request.ttl) : e, result.created,
+              absolute_exptime(request.vivify_exptime), item->token_sent_,
+              request.recache ? absolute_exptime(request.recache_ttl) : 0, result.won);
+  item->exptime_.store(e, std::memory_order_relaxed);
+  result.token_was_sent = item->token_sent_;
+  result.stale = item->stale_;
+  if (item->stale_ && !item->token_sent_) result.won = true;
+  if (result.won) item->token_sent_ = true;
+  if (!request.no_update) {
+    const auto now32 = static_cast<std::uint32_t>(now);
+    if (now32 - item->lru_bumped_ > lru_bump_interval && shard.lru_head != item) {
+      item->lru_bumped_ = now32;
+      item->lru_prev_->lru_next_ = item->lru_next_;
+      if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
+      if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
+      item->lru_prev_ = nullptr;
+      item->lru_next_ = shard.lru_head;
+      shard.lru_head->lru_prev_ = item;
+      shard.lru_head = item;
+    }
+    // Written only when they change: a hot item's header stays clean in other cores' caches.
+    if (item->last_access() != now) item->last_access_.store(now, std::memory_order_relaxed);
+    if (!item->fetched()) item->fetched_.store(true, std::memory_order_relaxed);
+  }
+  if (why != nullptr) *why = Miss::none;
+  item->refs_.fetch_add(1, std::memory_order_relaxed);
+  return ItemRef(item);
+}
+
+MetaDeleteResult Store::meta_delete(std::string_view key, bool has_cas, std::uint64_t cas, bool invalidate,
+                                    bool set_ttl, std::int64_t ttl) {
+  const std::uint64_t hash = hash_key(key);
+  Shard& shard = shard_for(hash);
+  const std::int64_t now = this->now();
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  Item* item = find_live_locked(shard, key, hash, now, nullptr);
+  if (item == nullptr) return MetaDeleteResult::not_found;
+  if (has_cas && item->cas_ != cas) return MetaDeleteResult::exists;
+  if (invalidate) {
+    // Marked stale, not removed: the next meta get wins the token to recache it.
+    if (set_ttl) item->exptime_.store(absolute_exptime(ttl), std::memory_order_relaxed);
+    item->stale_ = true;
+    item->token_sent_ = false;
+    item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return MetaDeleteResult::deleted;
+  }
+  unlink_locked(shard, item);
+  return MetaDeleteResult::deleted;
+}
+
+}  // namespace connkit::cache
