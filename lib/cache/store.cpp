@@ -24,6 +24,9 @@ constexpr std::int64_t max_relative_exptime = 60 * 60 * 24 * 30;
 // flight are unlinked but their memory comes back only when the reply is sent).
 constexpr int max_evictions_per_allocation = 64;
 
+// The longest wait between periodic reclaim passes while they keep finding nothing.
+constexpr std::int64_t max_reclaim_interval = 16;
+
 // memcached's chunk_size (-n): the smallest class holds the header and 48 bytes of key and value.
 constexpr std::size_t smallest_chunk_extra = 48;
 
@@ -399,7 +402,14 @@ void Store::maybe_reclaim() noexcept {
   std::int64_t due = next_reclaim_.load(std::memory_order_relaxed);
   if (now < due || !next_reclaim_.compare_exchange_strong(due, now + 1, std::memory_order_relaxed)) return;
   const unsigned index = reclaim_cursor_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
-  reclaim_shard(*shards_[index], now);
+  // A pass walks the whole shard under its lock. While passes find nothing the next one
+  // waits longer (up to max_reclaim_interval); one that frees something brings it back to
+  // a second, as memcached's LRU crawler schedules itself by what it found.
+  const std::int64_t interval = reclaim_interval_.load(std::memory_order_relaxed);
+  const bool found = reclaim_shard(*shards_[index], now) != 0;
+  const std::int64_t next = found ? 1 : std::min<std::int64_t>(interval * 2, max_reclaim_interval);
+  reclaim_interval_.store(next, std::memory_order_relaxed);
+  next_reclaim_.store(now + next, std::memory_order_relaxed);
 }
 
 StoreStats Store::stats() const {

@@ -246,7 +246,8 @@ class Store {
   void flush_all(std::int64_t delay_seconds);
   /// Frees expired and flushed items in every shard; returns how many.
   std::size_t reclaim_expired();
-  /// The periodic reclaim, paced by traffic: at most once a second, one shard per call.
+  /// The periodic reclaim, paced by traffic: one shard per pass, a pass at most once a
+  /// second, and up to 16 s apart while passes find nothing expired.
   /// Cheap to call on every request (one relaxed load when there is nothing to do).
   void maybe_reclaim() noexcept;
 
@@ -270,6 +271,7 @@ class Store {
   std::atomic<std::uint64_t> flush_cas_{0};   // items with cas <= this are invalid (immediate flush)
   std::atomic<unsigned> evict_cursor_{0};
   std::atomic<std::int64_t> next_reclaim_{0};
+  std::atomic<std::int64_t> reclaim_interval_{1};  // seconds until the next pass
   std::atomic<unsigned> reclaim_cursor_{0};
 
   void release(Item* item) noexcept;
