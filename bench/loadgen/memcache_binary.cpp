@@ -1,8 +1,8 @@
 #include "memcache_binary.hpp"
 
-#include <algorithm>
+#include <span>
+#include <string_view>
 #include <utility>
-#include <vector>
 
 #include "memcache_workload.hpp"
 
@@ -48,27 +48,20 @@ void append_header(std::string& out, BinaryOp op, std::uint16_t key_length, std:
 }
 
 /// One connection in the binary protocol; replies are checked field by field.
-class BinarySession final : public WorkloadSession {
+class BinarySession final : public WorkloadSession, private SessionRing {
  public:
-  BinarySession(const MemcacheWorkload& workload, std::size_t index)
-      : workload_(workload),
-        settings_(workload.settings()),
-        random_(0x9e3779b97f4a7c15ULL * (index + 1)),
-        requests_(settings_.depth),
-        keys_(settings_.depth * settings_.mget) {}
+  BinarySession(const MemcacheWorkload& workload, std::size_t index) : SessionRing(workload, index) {}
 
   void append_request(std::string& out) override {
-    const std::size_t slot = (head_ + in_flight_) % requests_.size();
-    ++in_flight_;
+    const std::size_t slot = push_request();
     Request& request = requests_[slot];
-    std::uint64_t* keys = keys_.data() + slot * settings_.mget;
-    request.set = workload_.draw(random_, request.key, keys);
     request.opaque = next_opaque_++;
     if (request.set) {
       append_binary_set(out, workload_, request.key, BinaryOp::set, request.opaque);
       return;
     }
     const BinaryOp op = settings_.mget == 1 ? BinaryOp::getk : BinaryOp::getkq;
+    const std::uint64_t* keys = keys_of(slot);
     for (std::size_t i = 0; i < settings_.mget; ++i) {
       append_header(out, op, key_size, 0, key_size, request.opaque);
       MemcacheWorkload::append_key(out, keys[i]);
@@ -98,21 +91,11 @@ class BinarySession final : public WorkloadSession {
       pos += binary_header_size + body;
     }
     result.consumed = pos;
-    MemcacheCounters& counters = workload_.counters();
-    counters.sets.fetch_add(std::exchange(sets_, 0), std::memory_order_relaxed);
-    counters.hits.fetch_add(std::exchange(hits_, 0), std::memory_order_relaxed);
-    counters.misses.fetch_add(std::exchange(misses_, 0), std::memory_order_relaxed);
-    counters.errors.fetch_add(std::exchange(errors_, 0), std::memory_order_relaxed);
+    publish_counts();
     return result;
   }
 
  private:
-  struct Request {
-    bool set = false;
-    std::uint64_t key = 0;
-    std::uint32_t opaque = 0;
-  };
-
   void on_response(const unsigned char* h, std::uint32_t body, ParseResult& result) {
     const Request& request = requests_[head_];
     const auto op = static_cast<BinaryOp>(h[1]);
@@ -123,70 +106,29 @@ class BinarySession final : public WorkloadSession {
     if (request.set) {
       if (op != BinaryOp::set || status != status_ok) wrong_ = true;
       if (!wrong_) ++sets_;
-      finish(result);
+      finish_request(result);
       return;
     }
     if (op == BinaryOp::noop || (op == BinaryOp::getk && status == status_not_found)) {
-      misses_ += settings_.mget - next_key_;
-      finish(result);
+      on_end();
+      finish_request(result);
       return;
     }
-    const std::string_view key(reinterpret_cast<const char*>(h) + binary_header_size + extras, key_length);
-    const std::string_view value(key.data() + key_length, body - extras - key_length);
-    check_value(op, status, extras, key, value);
-    if (op == BinaryOp::getk) {
-      misses_ += settings_.mget - next_key_;
-      finish(result);
-    }
-  }
-
-  void check_value(BinaryOp op, std::uint16_t status, std::uint8_t extras, std::string_view key,
-                   std::string_view value) {
     const BinaryOp expected = settings_.mget == 1 ? BinaryOp::getk : BinaryOp::getkq;
-    const std::uint64_t* keys = keys_.data() + head_ * settings_.mget;
-    std::size_t found = settings_.mget;
-    std::uint64_t n = 0;
-    if (MemcacheWorkload::key_number(key, n)) {
-      found = static_cast<std::size_t>(std::find(keys + next_key_, keys + settings_.mget, n) - keys);
-    }
-    if (op != expected || status != status_ok || extras != 4 || found == settings_.mget) {
+    if (op != expected || status != status_ok || extras != 4 || wrong_) {
       wrong_ = true;
-      return;
+    } else {
+      const std::string_view key(reinterpret_cast<const char*>(h) + binary_header_size + extras, key_length);
+      const std::string_view value(key.data() + key_length, body - extras - key_length);
+      on_hit(key, value, get32(h + binary_header_size) == 0);
     }
-    misses_ += found - next_key_;
-    next_key_ = found + 1;
-    ++hits_;
-    if (value.size() == settings_.value_size ? !workload_.value_matches(value, key, n) : settings_.prefill) {
-      wrong_ = true;
+    if (op == BinaryOp::getk) {
+      on_end();
+      finish_request(result);
     }
   }
 
-  void finish(ParseResult& result) {
-    if (wrong_) {
-      ++errors_;
-      ++result.mismatches;
-    }
-    wrong_ = false;
-    next_key_ = 0;
-    head_ = (head_ + 1) % requests_.size();
-    --in_flight_;
-    ++result.completed;
-  }
-
-  const MemcacheWorkload& workload_;
-  const MemcacheSettings& settings_;
-  std::uint64_t random_;
-  std::vector<Request> requests_;    ///< ring of in-flight requests
-  std::vector<std::uint64_t> keys_;  ///< keys of the gets in flight, `mget` per ring slot
-  std::size_t head_ = 0;
-  std::size_t in_flight_ = 0;
-  std::size_t next_key_ = 0;
   std::uint32_t next_opaque_ = 1;
-  bool wrong_ = false;
-  std::uint64_t sets_ = 0;
-  std::uint64_t hits_ = 0;
-  std::uint64_t misses_ = 0;
-  std::uint64_t errors_ = 0;
 };
 
 }  // namespace

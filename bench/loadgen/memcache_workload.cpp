@@ -195,19 +195,65 @@ std::string MemcacheWorkload::summary() const {
   return line;
 }
 
-MemcacheSession::MemcacheSession(const MemcacheWorkload& workload, std::size_t index)
+SessionRing::SessionRing(const MemcacheWorkload& workload, std::size_t index)
     : workload_(workload),
       settings_(workload.settings()),
       random_(0x9e3779b97f4a7c15ULL * (index + 1)),
       requests_(settings_.depth),
       keys_(settings_.depth * settings_.mget) {}
 
-void MemcacheSession::append_request(std::string& out) {
+std::size_t SessionRing::push_request() {
   const std::size_t slot = (head_ + in_flight_) % requests_.size();
   ++in_flight_;
   Request& request = requests_[slot];
-  std::uint64_t* keys = keys_.data() + slot * settings_.mget;
-  request.set = workload_.draw(random_, request.key, keys);
+  request.set = workload_.draw(random_, request.key, keys_of(slot));
+  return slot;
+}
+
+void SessionRing::on_hit(std::string_view key, std::string_view data, bool flags_ok) {
+  std::uint64_t n = 0;
+  const std::uint64_t* keys = keys_of(head_);
+  std::size_t found = settings_.mget;
+  if (MemcacheWorkload::key_number(key, n)) {
+    found = static_cast<std::size_t>(std::find(keys + next_key_, keys + settings_.mget, n) - keys);
+  }
+  if (found == settings_.mget) {  // not a key of this get, or out of order
+    wrong_ = true;
+    return;
+  }
+  misses_ += found - next_key_;
+  next_key_ = found + 1;
+  ++hits_;
+  if (data.size() == settings_.value_size) {
+    if (!workload_.value_matches(data, key, n) || (settings_.prefill && !flags_ok)) wrong_ = true;
+  } else if (settings_.prefill) {
+    wrong_ = true;  // every key was set with -V bytes; without prefill, other sizes may be left from before
+  }
+}
+
+void SessionRing::finish_request(ParseResult& result) {
+  if (wrong_) {
+    ++errors_;
+    ++result.mismatches;
+  }
+  wrong_ = false;
+  next_key_ = 0;
+  head_ = (head_ + 1) % requests_.size();
+  --in_flight_;
+  ++result.completed;
+}
+
+void SessionRing::publish_counts() {
+  MemcacheCounters& counters = workload_.counters();
+  if (sets_ != 0) counters.sets.fetch_add(std::exchange(sets_, 0), std::memory_order_relaxed);
+  if (hits_ != 0) counters.hits.fetch_add(std::exchange(hits_, 0), std::memory_order_relaxed);
+  if (misses_ != 0) counters.misses.fetch_add(std::exchange(misses_, 0), std::memory_order_relaxed);
+  if (errors_ != 0) counters.errors.fetch_add(std::exchange(errors_, 0), std::memory_order_relaxed);
+}
+
+void MemcacheSession::append_request(std::string& out) {
+  const std::size_t slot = push_request();
+  const Request& request = requests_[slot];
   if (request.set) {
     out.append("set ");
     MemcacheWorkload::append_key(out, request.key);
@@ -216,20 +262,13 @@ void MemcacheSession::append_request(std::string& out) {
     out.append("\r\n");
     return;
   }
+  const std::uint64_t* keys = keys_of(slot);
   out.append("get");
   for (std::size_t i = 0; i < settings_.mget; ++i) {
     out.push_back(' ');
     MemcacheWorkload::append_key(out, keys[i]);
   }
   out.append("\r\n");
-}
-
-void MemcacheSession::on_set_reply(std::string_view line) {
-  if (line == "STORED") {
-    ++sets_;
-  } else {
-    wrong_ = true;
-  }
 }
 
 bool MemcacheSession::on_value(std::string_view line, std::string_view data, std::string& error) {
@@ -242,35 +281,8 @@ bool MemcacheSession::on_value(std::string_view line, std::string_view data, std
     error = "malformed VALUE line '" + std::string(line) + "'";
     return false;
   }
-  std::uint64_t n = 0;
-  const std::uint64_t* keys = keys_.data() + head_ * settings_.mget;
-  std::size_t found = settings_.mget;
-  if (MemcacheWorkload::key_number(key, n)) found = static_cast<std::size_t>(std::find(keys + next_key_, keys + settings_.mget, n) - keys);
-  if (found == settings_.mget) {  // not a key of this get, or out of order
-    wrong_ = true;
-    return true;
-  }
-  misses_ += found - next_key_;
-  next_key_ = found + 1;
-  ++hits_;
-  if (data.size() == settings_.value_size) {
-    if (!workload_.value_matches(data, key, n) || (settings_.prefill && flags != 0)) wrong_ = true;
-  } else if (settings_.prefill) {
-    wrong_ = true;  // every key was set with -V bytes; without prefill, other sizes may be left from before
-  }
+  on_hit(key, data, flags == 0);
   return true;
-}
-
-void MemcacheSession::finish_request(ParseResult& result) {
-  if (wrong_) {
-    ++errors_;
-    ++result.mismatches;
-  }
-  wrong_ = false;
-  next_key_ = 0;
-  head_ = (head_ + 1) % requests_.size();
-  --in_flight_;
-  ++result.completed;
 }
 
 ParseResult MemcacheSession::consume(std::span<const char> input) {
@@ -300,7 +312,11 @@ ParseResult MemcacheSession::consume(std::span<const char> input) {
     const std::size_t after_line = newline + 1;
     const Request& request = requests_[head_];
     if (request.set) {
-      on_set_reply(line);
+      if (line == "STORED") {
+        ++sets_;
+      } else {
+        wrong_ = true;
+      }
       finish_request(result);
       pos = after_line;
       continue;
@@ -330,7 +346,7 @@ ParseResult MemcacheSession::consume(std::span<const char> input) {
       continue;
     }
     if (line == "END") {
-      misses_ += settings_.mget - next_key_;
+      on_end();
     } else {
       wrong_ = true;  // ERROR, CLIENT_ERROR, SERVER_ERROR or anything else ends the request
     }
@@ -338,11 +354,7 @@ ParseResult MemcacheSession::consume(std::span<const char> input) {
     pos = after_line;
   }
   result.consumed = pos;
-  MemcacheCounters& counters = workload_.counters();
-  if (sets_ != 0) counters.sets.fetch_add(std::exchange(sets_, 0), std::memory_order_relaxed);
-  if (hits_ != 0) counters.hits.fetch_add(std::exchange(hits_, 0), std::memory_order_relaxed);
-  if (misses_ != 0) counters.misses.fetch_add(std::exchange(misses_, 0), std::memory_order_relaxed);
-  if (errors_ != 0) counters.errors.fetch_add(std::exchange(errors_, 0), std::memory_order_relaxed);
+  publish_counts();
   return result;
 }
 

@@ -98,33 +98,39 @@ class MemcacheWorkload final : public Workload {
   mutable MemcacheCounters counters_;
 };
 
-/// One connection of MemcacheWorkload: makes random requests and checks the replies in order.
-class MemcacheSession final : public WorkloadSession {
- public:
-  /// Creates a session whose random choices are seeded from `index`.
-  MemcacheSession(const MemcacheWorkload& workload, std::size_t index);
-
-  /// Appends a set (with probability set_ratio) or a get of mget distinct random keys.
-  void append_request(std::string& out) override;
-
-  /// Parses complete reply lines and VALUE blocks; completes a request at STORED, END or an error.
-  ParseResult consume(std::span<const char> input) override;
-
- private:
+/// What both protocols' sessions keep: a ring of the requests in flight (`depth` slots,
+/// `mget` keys each), the progress of the oldest one's reply, and counts not yet added to
+/// the workload's counters.
+class SessionRing {
+ protected:
   /// What one in-flight request was.
   struct Request {
     bool set = false;
-    std::uint64_t key = 0;  ///< the key of a set
+    std::uint64_t key = 0;     ///< the key of a set
+    std::uint32_t opaque = 0;  ///< binary protocol: the request's opaque
   };
 
-  /// Handles one line of a set's reply (without \r\n).
-  void on_set_reply(std::string_view line);
+  /// Creates the ring of a session whose random choices are seeded from `index`.
+  SessionRing(const MemcacheWorkload& workload, std::size_t index);
 
-  /// Handles a VALUE block: `line` is its header, `data` its data; false if the header is malformed.
-  bool on_value(std::string_view line, std::string_view data, std::string& error);
+  /// Draws the next request into a new slot; returns the slot.
+  std::size_t push_request();
+
+  /// The keys of the get in ring slot `slot`.
+  std::uint64_t* keys_of(std::size_t slot) { return keys_.data() + slot * settings_.mget; }
+
+  /// Checks a returned value of the oldest get: `key` must be one of its keys after those
+  /// already returned (the ones skipped were misses) and `data` that key's value.
+  void on_hit(std::string_view key, std::string_view data, bool flags_ok);
+
+  /// Counts the oldest get's keys not returned as misses.
+  void on_end() { misses_ += settings_.mget - next_key_; }
 
   /// Retires the oldest in-flight request; counts it as wrong if anything in its reply was.
   void finish_request(ParseResult& result);
+
+  /// Adds the counts gathered so far to the workload's counters.
+  void publish_counts();
 
   const MemcacheWorkload& workload_;
   const MemcacheSettings& settings_;
@@ -139,6 +145,24 @@ class MemcacheSession final : public WorkloadSession {
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
   std::uint64_t errors_ = 0;
+};
+
+/// One connection of MemcacheWorkload in the text protocol: makes random requests and
+/// checks the replies in order.
+class MemcacheSession final : public WorkloadSession, private SessionRing {
+ public:
+  /// Creates a session whose random choices are seeded from `index`.
+  MemcacheSession(const MemcacheWorkload& workload, std::size_t index) : SessionRing(workload, index) {}
+
+  /// Appends a set (with probability set_ratio) or a get of mget distinct random keys.
+  void append_request(std::string& out) override;
+
+  /// Parses complete reply lines and VALUE blocks; completes a request at STORED, END or an error.
+  ParseResult consume(std::span<const char> input) override;
+
+ private:
+  /// Handles a VALUE block: `line` is its header, `data` its data; false if the header is malformed.
+  bool on_value(std::string_view line, std::string_view data, std::string& error);
 };
 
 }  // namespace loadgen
