@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +17,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "cache/value_reply.hpp"
 #include "keys.hpp"
 
 namespace {
@@ -36,30 +36,26 @@ struct Values {
   std::int64_t refs = 0;
 };
 
-/// Queues a multi-get reply the way TextHandler::process_get does: per hit a formatted
-/// "VALUE <key> 0 100\r\n" header in the write buffer, then the value by reference; "END\r\n".
+/// Queues a multi-get reply the way TextHandler::process_get does: per hit the header from
+/// format_value_header(), then the value, copied after it up to copy_value_limit bytes and
+/// referenced above that; "END\r\n" copied.
 void queue_get_reply(connkit::ReplyList& out, const std::vector<std::string>& keys, std::size_t first,
                      std::size_t count, Values& values) {
-  static constexpr char end_line[] = "END\r\n";
+  using connkit::cache::detail::copy_value_limit;
   for (std::size_t k = 0; k < count; ++k) {
     const std::string& key = keys[(first + k) % keys.size()];
-    std::span<char> room = out.prepare(6 + key.size() + 3 * 21 + 2);
-    char* p = room.data();
-    std::memcpy(p, "VALUE ", 6);
-    p += 6;
-    std::memcpy(p, key.data(), key.size());
-    p += key.size();
-    *p++ = ' ';
-    char* const end = room.data() + room.size();
-    p = std::to_chars(p, end, 0).ptr;
-    *p++ = ' ';
-    p = std::to_chars(p, end, value_size).ptr;
-    *p++ = '\r';
-    *p++ = '\n';
+    const std::span<const char> value = values.value_with_crlf(k % 64);
+    const bool copy = value.size() <= copy_value_limit;
+    std::span<char> room = out.prepare(connkit::cache::detail::value_header_room(key.size()) + (copy ? value.size() : 0));
+    char* p = connkit::cache::detail::format_value_header(room.data(), key, 0, value_size, nullptr);
+    if (copy) {
+      std::memcpy(p, value.data(), value.size());
+      p += value.size();
+    }
     out.commit(static_cast<std::size_t>(p - room.data()));
-    out.append_ref(values.value_with_crlf(k % 64), values.owner());
+    if (!copy) out.append_ref(value, values.owner());
   }
-  out.append_ref(std::span<const char>(end_line, 5));
+  out.append_copy("END\r\n");
 }
 
 const std::vector<std::string>& keys() {

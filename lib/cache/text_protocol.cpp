@@ -10,15 +10,13 @@
 #include "command_counters.hpp"
 #include "numbers.hpp"
 #include "stats_text.hpp"
+#include "value_reply.hpp"
 
 namespace connkit::cache::detail {
 namespace {
 
 constexpr std::size_t key_max_length = 250;          // memcached's KEY_MAX_LENGTH
 constexpr unsigned max_verbosity = 2;                // memcached's MAX_VERBOSITY_LEVEL
-// Values up to this size (with their "\r\n") are copied into the reply rather than
-// referenced: a copy this small costs less than an iovec and a reference count round trip.
-constexpr std::size_t copy_value_limit = 512;
 
 bool starts_with(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
@@ -266,28 +264,13 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
       }
     }
     if (!item) return true;
-    // "VALUE <key> <flags> <bytes>[ <cas>]\r\n", then the value: small ones copied right
-    // after the header (the reply stays one contiguous segment: one iovec, no reference
-    // held), larger ones sent zero-copy from the item.
+    // The header, then the value: small ones copied right after it, larger ones sent
+    // zero-copy from the item.
     const std::span<char> value = item->value_with_crlf();
     const bool copy = value.size() <= copy_value_limit;
-    std::span<char> room = conn.reply_space(6 + key.size() + 3 * 21 + 2 + (copy ? value.size() : 0));
-    char* p = room.data();
-    std::memcpy(p, "VALUE ", 6);
-    p += 6;
-    std::memcpy(p, key.data(), key.size());
-    p += key.size();
-    *p++ = ' ';
-    char* const end = room.data() + room.size();
-    p = std::to_chars(p, end, item->flags()).ptr;
-    *p++ = ' ';
-    p = std::to_chars(p, end, item->value().size()).ptr;
-    if (return_cas) {
-      *p++ = ' ';
-      p = std::to_chars(p, end, cas_enabled ? item->cas() : 0).ptr;
-    }
-    *p++ = '\r';
-    *p++ = '\n';
+    std::span<char> room = conn.reply_space(value_header_room(key.size()) + (copy ? value.size() : 0));
+    const std::uint64_t cas = cas_enabled ? item->cas() : 0;
+    char* p = format_value_header(room.data(), key, item->flags(), item->value().size(), return_cas ? &cas : nullptr);
     if (copy) {
       std::memcpy(p, value.data(), value.size());
       p += value.size();
