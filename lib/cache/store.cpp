@@ -14,6 +14,7 @@
 namespace connkit::cache {
 
 using detail::hash_key;
+using detail::lru_bump_interval;
 
 namespace {
 
@@ -337,8 +338,36 @@ StoreResult Store::store_joined(const ItemRef& ref, bool append, std::uint64_t c
 }
 
 ItemRef Store::get(std::string_view key, Miss* why) {
-  MetaGetResult ignored;
-  return meta_get(key, MetaGetRequest{}, ignored, why);
+  // meta_get without flags, minus its TTL program and lease bookkeeping: a plain get, as
+  // memcached's, neither reads nor takes an invalidated item's recache token.
+  const std::uint64_t hash = hash_key(key);
+  Shard& shard = shard_for(hash);
+  const std::int64_t now = this->now();
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  Miss miss = Miss::missing;
+  Item* item = find_live_locked(shard, key, hash, now, &miss);
+  if (why != nullptr) *why = item != nullptr ? Miss::none : miss;
+  if (item == nullptr) return {};
+  note_access_locked(shard, item, now);
+  item->refs_.fetch_add(1, std::memory_order_relaxed);
+  return ItemRef(item);
+}
+
+void Store::note_access_locked(Shard& shard, Item* item, std::int64_t now) noexcept {
+  const auto now32 = static_cast<std::uint32_t>(now);
+  if (now32 - item->lru_bumped_ > lru_bump_interval && shard.lru_head != item) {
+    item->lru_bumped_ = now32;
+    item->lru_prev_->lru_next_ = item->lru_next_;
+    if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
+    if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
+    item->lru_prev_ = nullptr;
+    item->lru_next_ = shard.lru_head;
+    shard.lru_head->lru_prev_ = item;
+    shard.lru_head = item;
+  }
+  // Written only when they change: a hot item's header stays clean in other cores' caches.
+  if (item->last_access() != now) item->last_access_.store(now, std::memory_order_relaxed);
+  if (!item->fetched()) item->fetched_.store(true, std::memory_order_relaxed);
 }
 
 ItemRef Store::get_and_touch(std::string_view key, std::int64_t client_exptime, Miss* why) {

@@ -11,7 +11,6 @@
 namespace connkit::cache {
 
 using detail::hash_key;
-using detail::lru_bump_interval;
 
 namespace {
 
@@ -185,22 +184,7 @@ ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, Met
   result.stale = item->stale_;
   if (item->stale_ && !item->token_sent_) result.won = true;
   if (result.won) item->token_sent_ = true;
-  if (!request.no_update) {
-    const auto now32 = static_cast<std::uint32_t>(now);
-    if (now32 - item->lru_bumped_ > lru_bump_interval && shard.lru_head != item) {
-      item->lru_bumped_ = now32;
-      item->lru_prev_->lru_next_ = item->lru_next_;
-      if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
-      if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
-      item->lru_prev_ = nullptr;
-      item->lru_next_ = shard.lru_head;
-      shard.lru_head->lru_prev_ = item;
-      shard.lru_head = item;
-    }
-    // Written only when they change: a hot item's header stays clean in other cores' caches.
-    if (item->last_access() != now) item->last_access_.store(now, std::memory_order_relaxed);
-    if (!item->fetched()) item->fetched_.store(true, std::memory_order_relaxed);
-  }
+  if (!request.no_update) note_access_locked(shard, item, now);
   if (why != nullptr) *why = Miss::none;
   item->refs_.fetch_add(1, std::memory_order_relaxed);
   return ItemRef(item);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string_view>
 
@@ -24,8 +25,7 @@ inline void tokenize(std::string_view line, Tokens& out) noexcept {
   while (i < line.size() && out.count < max_tokens - 1) {
     while (i < line.size() && line[i] == ' ') ++i;
     if (i == line.size()) break;
-    std::size_t end = i;
-    while (end < line.size() && line[end] != ' ') ++end;
+    const std::size_t end = std::min(line.find(' ', i), line.size());  // memchr, not a byte loop
     out.token[out.count++] = line.substr(i, end - i);
     i = end;
   }

@@ -285,6 +285,8 @@ class Store {
   ItemRef make_number_item(std::string_view key, std::uint32_t flags, std::int64_t exptime_client, std::uint64_t number);
   Item* find_locked(Shard& shard, std::string_view key, std::uint64_t hash) noexcept;
   Item* find_live_locked(Shard& shard, std::string_view key, std::uint64_t hash, std::int64_t now, Miss* why) noexcept;
+  /// A hit: moves the item to the LRU head (at most once a minute) and records the access.
+  void note_access_locked(Shard& shard, Item* item, std::int64_t now) noexcept;
   std::size_t reclaim_shard(Shard& shard, std::int64_t now) noexcept;
   friend class ItemRef;
 };
