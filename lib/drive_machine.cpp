@@ -179,8 +179,7 @@ void Connection::drive() {
       case ConnState::write:
       case ConnState::mwrite: {
         const Io r = transmit();
-        if (r == Io::again) {
-          if (out_ready_) break;
+        if (r == Io::again) {  // transmit() cleared out_ready_: the next edge will come
           start_wait(Wait::write);
           return;
         }

@@ -88,7 +88,11 @@ Store::~Store() {
 
 std::int64_t Store::now() const noexcept { return system_clock_ ? coarse_unix_seconds() : options_.clock(); }
 
-Store::Shard& Store::shard_for(std::uint64_t hash) noexcept { return *shards_[(hash >> 40) % shards_.size()]; }
+unsigned Store::shard_index(std::uint64_t hash) const noexcept {
+  return static_cast<unsigned>((hash >> 40) % shards_.size());
+}
+
+Store::Shard& Store::shard_for(std::uint64_t hash) noexcept { return *shards_[shard_index(hash)]; }
 
 std::int64_t Store::absolute_exptime(std::int64_t client_exptime) const noexcept {
   if (client_exptime == 0) return 0;
@@ -117,7 +121,7 @@ Item* Store::new_item(std::string_view key, std::size_t value_size) noexcept {
   // of other classes, then from LRU tails, starting with the key's own shard. Never called
   // under a shard lock: eviction takes them.
   const std::uint64_t hash = hash_key(key);
-  const unsigned preferred = static_cast<unsigned>((hash >> 40) % shards_.size());
+  const unsigned preferred = shard_index(hash);
   std::uint8_t cls = detail::SlabAllocator::no_class;
   void* memory = nullptr;
   for (int tries = 0; (memory = slabs_->try_allocate(size, limit, cls)) == nullptr;) {

@@ -259,6 +259,7 @@ class Store {
 
  private:
   struct Shard;
+  unsigned shard_index(std::uint64_t hash) const noexcept;
   Shard& shard_for(std::uint64_t hash) noexcept;
 
   StoreOptions options_;
