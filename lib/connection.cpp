@@ -129,6 +129,7 @@ void Connection::kick(boost::system::error_code reason, bool flush_first) {
       poll_wait_ = Wait::none;
       auto aborted = [this] { on_wait_done(boost::asio::error::operation_aborted); };
       boost::asio::post(worker_.io(), detail::SlotBound<decltype(aborted)>(slot_, aborted));
+      worker_.poller().note_post();
     }
     return;
   }

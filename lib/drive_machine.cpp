@@ -178,6 +178,10 @@ void Connection::drive() {
 
       case ConnState::write:
       case ConnState::mwrite: {
+        if (out_ready_ && worker_.poller().defer_send(*this)) {
+          op_pending_ = true;  // on_sent() goes on from here once this wake-up's replies are out
+          return;
+        }
         const Io r = transmit();
         if (r == Io::again) {  // transmit() cleared out_ready_: the next edge will come
           start_wait(Wait::write);
@@ -187,10 +191,7 @@ void Connection::drive() {
           set_state(ConnState::closing);
           break;
         }
-        return_output();
-        linger_ = after_write_ == ConnState::closing;  // a graceful close: replies must arrive
-        set_state(after_write_);
-        after_write_ = ConnState::new_cmd;
+        finish_write();
         break;
       }
 
@@ -362,6 +363,7 @@ void Connection::yield() {
   op_pending_ = true;
   auto resume = [this] { on_wait_done({}); };
   boost::asio::post(worker_.io(), detail::SlotBound<decltype(resume)>(slot_, resume));
+  worker_.poller().note_post();
 }
 
 void Connection::on_wait_done(const boost::system::error_code& ec) {
@@ -371,6 +373,40 @@ void Connection::on_wait_done(const boost::system::error_code& ec) {
     return;
   }
   requests_in_event_ = 0;  // a new event: a fresh fairness budget
+  resume(ec);
+}
+
+void Connection::on_sent(int result) {
+  // What transmit() does with send()'s result. The fairness budget is not renewed: the
+  // send was part of the same event.
+  op_pending_ = false;
+  if (result >= 0) {
+    const auto sent = static_cast<std::size_t>(result);
+    worker_.counters().bytes_written.add(sent);
+    out_->consume(sent);
+    if (!out_->empty()) out_ready_ = false;  // the socket buffer is full: wait for room
+  } else if (result == -EAGAIN || result == -EWOULDBLOCK) {
+    out_ready_ = false;
+  } else if (result != -EINTR && result != -ECANCELED) {  // those: transmit() sends it now
+    if (!close_reason_) close_reason_ = errno_code(-result);
+    set_state(ConnState::closing);
+  }
+  if (!kicked_ && !out_ready_ && state_ != ConnState::closing) {
+    start_wait(Wait::write);
+    return;
+  }
+  if ((state_ == ConnState::write || state_ == ConnState::mwrite) && out_->empty()) finish_write();
+  resume({});
+}
+
+void Connection::finish_write() {
+  return_output();
+  linger_ = after_write_ == ConnState::closing;  // a graceful close: replies must arrive
+  set_state(after_write_);
+  after_write_ = ConnState::new_cmd;
+}
+
+void Connection::resume(const boost::system::error_code& ec) {
   if (kicked_) {
     if (!flush_on_kick_ || !has_output()) {
       set_state(ConnState::closing);

@@ -215,7 +215,7 @@ void Acceptor::handle(int fd) {
   }
   try {
     const unsigned listener = listener_;
-    boost::asio::post(worker.io(), [&worker, fd, listener] { worker.adopt(fd, listener); });
+    worker.post([&worker, fd, listener] { worker.adopt(fd, listener); });
   } catch (...) {
     ::close(fd);
     server_.live().fetch_sub(1, std::memory_order_relaxed);

@@ -1,7 +1,11 @@
 #include "poller.hpp"
 
 #include <cerrno>
+#include <cstdint>
+#include <span>
 
+#include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <boost/asio/error.hpp>
@@ -9,27 +13,72 @@
 
 #include <connkit/connection.hpp>
 
+#include "asio_reactor.hpp"
+
 namespace connkit::detail {
 namespace {
 
 // Events taken from the set per epoll_wait; more wait for the next round.
 constexpr int max_events = 128;
+// Replies one wake-up can send through the ring; more go out with send().
+constexpr unsigned ring_entries = 256;
+
+// epoll_event.data.ptr of the loop mode's two descriptors that are not connections.
+char asio_marker;
+char wake_marker;
+
+[[noreturn]] void throw_errno(const char* what) {
+  throw boost::system::system_error(errno, boost::system::system_category(), what);
+}
 
 int create_set() {
   const int fd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (fd < 0) throw boost::system::system_error(errno, boost::system::system_category(), "epoll_create1");
+  if (fd < 0) throw_errno("epoll_create1");
   return fd;
+}
+
+void add_marker(int set, int fd, char* marker, const char* what) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: ready until drained
+  ev.data.ptr = marker;
+  if (::epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev) != 0) throw_errno(what);
 }
 
 }  // namespace
 
-Poller::Poller(boost::asio::io_context& io) : set_(io, create_set()) {}
+Poller::Poller(boost::asio::io_context& io, bool loop, bool ring)
+    : io_(io), fd_(create_set()), loop_(loop), use_ring_(ring) {
+  if (loop_) {
+    const int reactor = asio_reactor_descriptor(io);
+    if (reactor < 0) loop_ = false;  // not an epoll reactor: fall back to the watched mode
+    if (loop_) {
+      try {
+        wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (wake_fd_ < 0) throw_errno("eventfd");
+        add_marker(fd_, reactor, &asio_marker, "epoll_ctl (Asio reactor)");
+        add_marker(fd_, wake_fd_, &wake_marker, "epoll_ctl (eventfd)");
+      } catch (...) {
+        if (wake_fd_ >= 0) ::close(wake_fd_);
+        ::close(fd_);
+        throw;
+      }
+      return;
+    }
+  }
+  watch_.emplace(io, fd_);  // owns fd_ from here
+}
+
+Poller::~Poller() {
+  if (watch_) return;  // the stream_descriptor closes the set
+  ::close(wake_fd_);
+  ::close(fd_);
+}
 
 void Poller::add(int fd, Connection& c, boost::system::error_code& ec) noexcept {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
   ev.data.ptr = &c;
-  if (::epoll_ctl(set_.native_handle(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+  if (::epoll_ctl(fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     ec.assign(errno, boost::system::system_category());
   } else {
     ec.clear();
@@ -38,22 +87,50 @@ void Poller::add(int fd, Connection& c, boost::system::error_code& ec) noexcept 
 
 void Poller::remove(int fd) noexcept {
   epoll_event ignored{};
-  (void)::epoll_ctl(set_.native_handle(), EPOLL_CTL_DEL, fd, &ignored);
+  (void)::epoll_ctl(fd_, EPOLL_CTL_DEL, fd, &ignored);
 }
 
 void Poller::start() {
   running_ = true;
+  if (use_ring_) ring_.open(ring_entries);
   arm();
 }
 
 void Poller::stop() noexcept {
   running_ = false;
+  if (!watch_) return;
   boost::system::error_code ignored;
-  set_.cancel(ignored);
+  watch_->cancel(ignored);
+}
+
+void Poller::wake() noexcept {
+  if (!loop_) return;
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);  // EAGAIN: already signalled
+}
+
+void Poller::run() {
+  epoll_event events[max_events];
+  // Handlers posted before the thread started (start, adopt) run first.
+  asio_due_ = true;
+  for (;;) {
+    if (asio_due_ || post_due_) {
+      asio_due_ = post_due_ = false;
+      io_.poll();  // one epoll_wait on the reactor, then every ready handler
+      if (io_.stopped()) return;
+    }
+    const int n = ::epoll_wait(fd_, events, max_events, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("epoll_wait");
+    }
+    deliver(events, n);
+    if (io_.stopped()) return;  // the last connection closed and nothing else is left
+  }
 }
 
 void Poller::arm() {
-  if (!running_ || armed_) return;
+  if (!running_ || armed_ || !watch_) return;
   armed_ = true;
   auto ready = [this](const boost::system::error_code& ec) {
     armed_ = false;
@@ -61,19 +138,56 @@ void Poller::arm() {
     dispatch();
     arm();
   };
-  set_.async_wait(boost::asio::posix::stream_descriptor::wait_read, SlotBound<decltype(ready), WaitSlot>(slot_, ready));
+  watch_->async_wait(boost::asio::posix::stream_descriptor::wait_read, SlotBound<decltype(ready), WaitSlot>(slot_, ready));
 }
 
 void Poller::dispatch() {
   epoll_event events[max_events];
   int n;
   do {
-    n = ::epoll_wait(set_.native_handle(), events, max_events, 0);
-    // Connections never leave memory while their worker runs (the pool keeps them), so an
-    // event for one closed earlier in this batch only sets its readiness bits; open()
-    // resets them for the next socket.
-    for (int i = 0; i < n && running_; ++i) static_cast<Connection*>(events[i].data.ptr)->on_poll(events[i].events);
+    n = ::epoll_wait(fd_, events, max_events, 0);
+    deliver(events, n);
   } while (n == max_events && running_);
+}
+
+void Poller::deliver(const epoll_event* events, int n) {
+  struct Delivering {
+    bool& flag;
+    explicit Delivering(bool& f) : flag(f) { flag = true; }
+    ~Delivering() { flag = false; }
+  } delivering(delivering_);
+  // Connections never leave memory while their worker runs (the pool keeps them), so an
+  // event for one closed earlier in this batch only sets its readiness bits; open()
+  // resets them for the next socket.
+  for (int i = 0; i < n; ++i) {
+    void* const target = events[i].data.ptr;
+    if (target == &asio_marker) {
+      asio_due_ = true;
+    } else if (target == &wake_marker) {
+      std::uint64_t count;
+      (void)!::read(wake_fd_, &count, sizeof count);  // drained before the poll that follows
+      asio_due_ = true;
+    } else if (running_) {
+      static_cast<Connection*>(target)->on_poll(events[i].events);
+    }
+  }
+  flush_sends();
+}
+
+bool Poller::defer_send(Connection& c) noexcept {
+  if (!delivering_ || c.dgram_ != nullptr || c.out_->segment_count() != 1) return false;
+  iovec iov;
+  if (c.out_->gather(std::span<iovec>(&iov, 1)) != 1) return false;
+  return ring_.queue(c.fd_, iov.iov_base, iov.iov_len, &c);
+}
+
+void Poller::flush_sends() {
+  // A finished send lets its connection go on (the next pipelined request, say), which may
+  // queue another: rounds until nothing is queued. The fairness budget (reqs_per_event)
+  // bounds how long one connection stays in these rounds.
+  while (ring_.queued() != 0) {
+    ring_.complete([](void* token, int result) { static_cast<Connection*>(token)->on_sent(result); });
+  }
 }
 
 }  // namespace connkit::detail

@@ -3,6 +3,7 @@
 #include <utility>  // before Asio (Boost 1.74)
 
 #include <cstdint>
+#include <optional>
 
 #include <sys/epoll.h>
 
@@ -12,6 +13,8 @@
 
 #include <connkit/detail/handler_slot.hpp>
 
+#include "send_ring.hpp"
+
 namespace connkit {
 class Connection;
 }
@@ -20,16 +23,35 @@ namespace connkit::detail {
 
 /// Readiness of a worker's client sockets, as memcached gets it from libevent: every
 /// socket stays registered, edge-triggered, for input and output in one epoll set per
-/// worker, so waiting for the next request costs no system call. The set's own descriptor
-/// is watched by the worker's io_context, so timers, posts and acceptors run as before.
+/// worker, so waiting for the next request costs no system call.
+///
+/// Two ways to wait on the set:
+/// - watched (a host's io_context): the set's descriptor is watched by the io_context, so
+///   the host's run() drives everything. Each wake-up costs three system calls: the
+///   io_context's epoll_wait, the set's epoll_wait, and Boost 1.74's EPOLL_CTL_MOD when
+///   the watch is re-armed.
+/// - loop (a worker thread of the server's own): the thread blocks in the set itself, one
+///   epoll_wait per wake-up as in memcached. The io_context's reactor descriptor sits in the
+///   set (level-triggered), so timers and Asio-managed descriptors still wake the thread;
+///   handlers posted from other threads come with wake() (an eventfd). Connections' events
+///   are delivered outside the io_context's run(), where Asio queues what completes at
+///   once (a post, a cancelled timer) without waking anybody: code on that path that
+///   touches the io_context calls note_post(), and the loop runs the io_context's ready
+///   handlers (io_context::poll) before it blocks again.
+///
+/// Replies made while readiness is delivered go out together at the end of the batch,
+/// through one io_uring_enter (SendRing), when the ring is available.
 ///
 /// Why not an Asio wait per socket: Boost 1.74's epoll reactor re-arms a descriptor with
 /// epoll_ctl(EPOLL_CTL_MOD) on every async_wait, one extra system call per request, and
 /// keeps ~270 bytes of reactor state per socket (docs/performance.md has the measurements).
 class Poller {
  public:
-  /// Creates the epoll set; throws boost::system::system_error if the kernel refuses.
-  explicit Poller(boost::asio::io_context& io);
+  /// Creates the epoll set; `loop` selects the loop mode (run() then drives the thread);
+  /// `ring` lets replies go out through a SendRing. Throws boost::system::system_error if
+  /// the kernel refuses the set.
+  Poller(boost::asio::io_context& io, bool loop, bool ring);
+  ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
 
@@ -37,20 +59,46 @@ class Poller {
   void add(int fd, Connection& c, boost::system::error_code& ec) noexcept;
   /// Unregisters `fd`; call before closing it.
   void remove(int fd) noexcept;
-  /// Starts watching the set on the io_context.
+  /// Starts delivering readiness (watched mode: arms the io_context's watch). On the
+  /// thread that delivers it: the ring is set up here.
   void start();
-  /// Stops watching: the outstanding wait ends, so an io_context with nothing else to do
-  /// can return from run().
+  /// Stops delivering readiness; in watched mode the outstanding watch ends, so an
+  /// io_context with nothing else to do can return from run().
   void stop() noexcept;
+
+  /// Loop mode: runs the calling thread until the io_context stops (runs out of work).
+  void run();
+  /// Loop mode, any thread: call after posting to the io_context, so the loop runs it.
+  void wake() noexcept;
+  /// Loop mode, the worker's thread: a handler was posted there (the loop runs it after
+  /// the current batch). Harmless in watched mode.
+  void note_post() noexcept { post_due_ = true; }
+  bool loop_mode() const noexcept { return loop_; }
+
+  /// While readiness is being delivered: queues `c`'s reply (one buffer) to go out with the
+  /// others of this wake-up; its Connection::on_sent() follows before delivery ends.
+  /// False if it cannot be (outside delivery, no ring, a datagram, several buffers).
+  bool defer_send(Connection& c) noexcept;
 
  private:
   void arm();
   void dispatch();
+  void deliver(const epoll_event* events, int n);
+  void flush_sends();
 
-  boost::asio::posix::stream_descriptor set_;
+  boost::asio::io_context& io_;
+  int fd_;
+  bool loop_;
+  bool use_ring_;
+  int wake_fd_ = -1;                                           // loop mode: eventfd
+  std::optional<boost::asio::posix::stream_descriptor> watch_;  // watched mode: owns fd_
   WaitSlot slot_;
+  SendRing ring_;
+  bool delivering_ = false;
   bool running_ = false;
   bool armed_ = false;
+  bool post_due_ = false;
+  bool asio_due_ = false;
 };
 
 }  // namespace connkit::detail

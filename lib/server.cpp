@@ -105,7 +105,7 @@ void ServerImpl::start(boost::system::error_code& ec, std::string& context) {
   workers_running_.store(nworkers);
   for (auto& w : workers_) {
     Worker* worker = w.get();
-    boost::asio::post(worker->io(), [worker] { worker->start(); });
+    worker->post([worker] { worker->start(); });
   }
   for (unsigned l = 0, d = 0; l < options_.listeners.size(); ++l) {
     if (options_.listeners[l].transport != Transport::udp) continue;
@@ -113,7 +113,7 @@ void ServerImpl::start(boost::system::error_code& ec, std::string& context) {
     for (auto& w : workers_) {
       Worker* worker = w.get();
       const int copy = ::dup(fd);  // each worker waits on its own descriptor of the shared socket
-      if (copy >= 0) boost::asio::post(worker->io(), [worker, copy, l] { worker->adopt_datagram(copy, l); });
+      if (copy >= 0) worker->post([worker, copy, l] { worker->adopt_datagram(copy, l); });
     }
   }
   for (auto& a : acceptors_) {
@@ -126,7 +126,7 @@ void ServerImpl::start(boost::system::error_code& ec, std::string& context) {
     threads_.emplace_back([this] { accept_io_->run(); });
     for (auto& w : workers_) {
       Worker* worker = w.get();
-      threads_.emplace_back([worker] { worker->io().run(); });
+      threads_.emplace_back([worker] { worker->run(); });
     }
   }
 }
@@ -150,7 +150,7 @@ void ServerImpl::close_acceptors_then_drain() {
   // Posted after the acceptors closed, each drain runs after every hand-off already queued.
   for (auto& w : workers_) {
     Worker* worker = w.get();
-    boost::asio::post(worker->io(), [this, worker] {
+    worker->post([this, worker] {
       for (auto& a : acceptors_) {
         if (a->own_worker() == worker) a->close();
       }

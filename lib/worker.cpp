@@ -28,7 +28,7 @@ Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, 
       options_(server.options()),
       index_(index),
       io_(io),
-      poller_(io),
+      poller_(io, owned_thread, options_.io_uring),
       read_buffers_(options_.read_buffer_size, counters_),
       reply_lists_(options_.write_buffer_size),
       sweep_timer_(io),
@@ -44,6 +44,14 @@ Worker::~Worker() = default;
 void Worker::start() {
   poller_.start();
   arm_sweep();
+}
+
+void Worker::run() {
+  if (poller_.loop_mode()) {
+    poller_.run();
+  } else {
+    io_.run();
+  }
 }
 
 void Worker::adopt(int fd, unsigned listener) {
@@ -150,6 +158,7 @@ void Worker::maybe_finish() {
   drain_timer_.cancel();
   sweep_timer_.cancel();
   poller_.stop();
+  poller_.note_post();  // the cancelled timers' handlers are queued
   guard_.reset();  // the owned thread's run() returns once nothing is left to do
   server_.worker_finished();
 }

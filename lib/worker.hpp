@@ -12,6 +12,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <connkit/connection.hpp>
@@ -48,6 +49,14 @@ class Worker {
 
   /// Arms the idle sweep. On the worker's thread.
   void start();
+  /// The owned thread's body: returns once the worker finished and nothing is left to do.
+  void run();
+  /// Posts `f` to the worker's io_context from any thread (an acceptor's hand-off, a stop).
+  template <class F>
+  void post(F&& f) {
+    boost::asio::post(io_, std::forward<F>(f));
+    poller_.wake();
+  }
   /// Takes an accepted, non-blocking stream socket (memcached's dispatch_conn_new target).
   /// The acceptor already counted it as live. On the worker's thread.
   void adopt(int fd, unsigned listener);

@@ -314,6 +314,52 @@ TEST_CASE("more than IOV_MAX replies reach a slow reader complete and in order",
   CHECK(got == expected);
 }
 
+TEST_CASE("one-buffer replies larger than the socket buffer reach a slow reader whole, with and without io_uring",
+          "[loopback][buffers]") {
+  // Each request is answered with one copied buffer of 5 MB, more than a loopback socket
+  // buffer holds: the send (through the worker's ring, or send()) stops part-way, and the
+  // rest must follow at the exact byte.
+  const bool ring = GENERATE(true, false);
+  CAPTURE(ring);
+  struct Big final : connkit::ProtocolHandler {
+    connkit::Action on_input(connkit::Connection& conn, std::span<const char> in) override {
+      const auto end = std::string_view(in.data(), in.size()).find('\n');
+      if (end == std::string_view::npos) return connkit::Action::need_more();
+      std::string reply(5000000, '\0');
+      for (std::size_t i = 0; i < reply.size(); ++i) reply[i] = static_cast<char>('a' + (i * 7 + requests) % 26);
+      ++requests;
+      conn.reply(reply);
+      return connkit::Action::consumed(end + 1);
+    }
+    std::size_t requests = 0;
+  };
+  connkit::ServerOptions options;
+  connkit::ListenerOptions l;
+  l.handler = [] { return std::make_unique<Big>(); };
+  options.listeners.push_back(l);
+  options.threads = 1;
+  options.io_uring = ring;
+  connkit::Server server(std::move(options));
+  server.start();
+  Client c = Client::tcp(server.port(), "127.0.0.1", 4096);
+  std::string expected;
+  for (std::size_t r = 0; r < 3; ++r) {
+    for (std::size_t i = 0; i < 5000000; ++i) expected += static_cast<char>('a' + (i * 7 + r) % 26);
+  }
+  REQUIRE(c.send_all("BIG\nBIG\nBIG\n"));
+  std::string got;
+  std::vector<char> chunk(8192);
+  while (got.size() < expected.size()) {
+    std::size_t n = 0;
+    c.recv_exact(chunk.data(), std::min(chunk.size(), expected.size() - got.size()), n);
+    if (n == 0) break;
+    got.append(chunk.data(), n);
+  }
+  CHECK(got.size() == expected.size());
+  CHECK(got == expected);
+  CHECK(eventually([&] { return server.stats().total.bytes_written >= expected.size(); }));
+}
+
 TEST_CASE("verbose logging writes memcached's -vv lines to the host's sink", "[loopback][log]") {
   connkit::test::LogCapture capture;
   auto options = connkit::test::line_options(1);

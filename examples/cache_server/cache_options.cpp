@@ -301,6 +301,10 @@ class Parser {
         result_.config.server.idle_timeout = std::chrono::seconds(seconds);
         continue;
       }
+      if (name == "no_io_uring" && !has_value) {  // cache_server's own: replies with send() only
+        result_.config.server.io_uring = false;
+        continue;
+      }
       const Suboption* known = nullptr;
       for (const Suboption& s : ignored_suboptions) {
         if (s.name == name) known = &s;

@@ -59,6 +59,7 @@ std::string cache_server_usage() {
          "-o, --extended            comma separated list of extended options\n"
          "   - idle_timeout:        timeout for idle connections. (default: " +
          n(std::chrono::duration_cast<std::chrono::seconds>(server.idle_timeout).count()) + ", no timeout)\n" +
+         "   - no_io_uring:         send replies with send(), not in one io_uring_enter per wake-up\n"
          "   - memcached's slab, LRU, hash and logger tuning options are accepted and ignored\n";
 }
 

@@ -109,6 +109,9 @@ class Connection {
   void start_wait(Wait what);
   void on_poll(std::uint32_t events);
   void on_wait_done(const boost::system::error_code& ec);
+  void on_sent(int result);  // a reply the Poller sent for us: bytes, or -errno
+  void resume(const boost::system::error_code& ec);
+  void finish_write();
   void yield();
   void close_now();
   bool start_linger();
