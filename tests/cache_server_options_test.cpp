@@ -150,6 +150,14 @@ TEST_CASE("option -o implements idle_timeout and ignores memcached's tuning opti
     CHECK(first_message(bad) == "Illegal suboption \"bogus\"");
     CHECK(parse({"-o", "ext_path=/mnt/x:1G"}).action == CliAction::fail);
   }
+  SECTION("no_io_uring turns the send ring off; it takes no value") {
+    CHECK(r.config.server.io_uring);
+    const CliResult off = parse({"-o", "no_io_uring"});
+    REQUIRE(off.action == CliAction::run);
+    CHECK_FALSE(off.config.server.io_uring);
+    CHECK(off.config.ignored_options.empty());
+    CHECK(parse({"-o", "no_io_uring=1"}).action == CliAction::fail);
+  }
   SECTION("a tuning option that needs a value still needs it") {
     CHECK(first_message(parse({"-o", "hashpower"})) == "Missing numeric argument for hashpower");
     CHECK(first_message(parse({"-o", "idle_timeout"})) == "Missing numeric argument for idle_timeout");
