@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -377,25 +378,19 @@ void Connection::on_wait_done(const boost::system::error_code& ec) {
 }
 
 void Connection::on_sent(int result) {
-  // What transmit() does with send()'s result. The fairness budget is not renewed: the
-  // send was part of the same event.
+  // The fairness budget is not renewed: the send was part of the same event.
   op_pending_ = false;
-  if (result >= 0) {
-    const auto sent = static_cast<std::size_t>(result);
-    worker_.counters().bytes_written.add(sent);
-    out_->consume(sent);
-    if (!out_->empty()) out_ready_ = false;  // the socket buffer is full: wait for room
-  } else if (result == -EAGAIN || result == -EWOULDBLOCK) {
-    out_ready_ = false;
-  } else if (result != -EINTR && result != -ECANCELED) {  // those: transmit() sends it now
-    if (!close_reason_) close_reason_ = errno_code(-result);
-    set_state(ConnState::closing);
-  }
-  if (!kicked_ && !out_ready_ && state_ != ConnState::closing) {
+  // -ECANCELED: the ring did not attempt it; the write state sends it with send() now.
+  const std::optional<Io> r = result == -ECANCELED ? std::nullopt : account_send(result, out_->pending_bytes());
+  if (r == Io::again && !kicked_) {
     start_wait(Wait::write);
     return;
   }
-  if ((state_ == ConnState::write || state_ == ConnState::mwrite) && out_->empty()) finish_write();
+  if (r == Io::error) {
+    set_state(ConnState::closing);
+  } else if (r == Io::done) {
+    finish_write();
+  }  // otherwise the write state goes on: transmit() sends the rest
   resume({});
 }
 
@@ -536,30 +531,34 @@ Connection::Io Connection::transmit() {
       }
       n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     }
-    if (n >= 0) {
-      const auto sent = static_cast<std::size_t>(n);
-      worker_.counters().bytes_written.add(sent);
-      out_->consume(sent);
-      if (out_->empty()) return Io::done;
-      if (sent < batch) {  // the socket buffer is full: wait for room
-        out_ready_ = false;
-        return Io::again;
-      }
-      continue;                            // a full IOV_MAX window went out: send the next
-    }
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) {
+    if (const std::optional<Io> r = account_send(n >= 0 ? n : -errno, batch)) return *r;
+  }
+}
+
+std::optional<Connection::Io> Connection::account_send(ssize_t result, std::size_t batch) {
+  if (result >= 0) {
+    const auto sent = static_cast<std::size_t>(result);
+    worker_.counters().bytes_written.add(sent);
+    out_->consume(sent);
+    if (out_->empty()) return Io::done;
+    if (sent < batch) {  // the socket buffer is full: wait for room
       out_ready_ = false;
       return Io::again;
     }
-    if (dgram_ != nullptr) {
-      out_->clear();  // an undeliverable datagram is dropped; the listener goes on
-      return Io::done;
-    }
-    if (!close_reason_) close_reason_ = errno_code(err);
-    return Io::error;
+    return std::nullopt;  // a full IOV_MAX window went out: send the next
   }
+  const auto err = static_cast<int>(-result);
+  if (err == EINTR) return std::nullopt;
+  if (err == EAGAIN || err == EWOULDBLOCK) {
+    out_ready_ = false;
+    return Io::again;
+  }
+  if (dgram_ != nullptr) {
+    out_->clear();  // an undeliverable datagram is dropped; the listener goes on
+    return Io::done;
+  }
+  if (!close_reason_) close_reason_ = errno_code(err);
+  return Io::error;
 }
 
 }  // namespace connkit

@@ -7,9 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include <sys/types.h>
 
 #include <boost/system/error_code.hpp>
 
@@ -118,6 +121,8 @@ class Connection {
   Io read_into(std::span<char> dest, std::size_t& got);
   Io read_more();
   Io transmit();
+  // What a send's result (bytes, or -errno) does to the reply list; nullopt: send more.
+  std::optional<Io> account_send(ssize_t result, std::size_t batch);
   bool grow_read_buffer(std::size_t at_least);
   void deliver_body();
 
