@@ -114,8 +114,8 @@ void Poller::run() {
   // Handlers posted before the thread started (start, adopt) run first.
   asio_due_ = true;
   for (;;) {
-    if (asio_due_ || post_due_) {
-      asio_due_ = post_due_ = false;
+    if (asio_due_) {
+      asio_due_ = false;
       io_.poll();  // one epoll_wait on the reactor, then every ready handler
       if (io_.stopped()) return;
     }

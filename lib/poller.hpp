@@ -72,7 +72,7 @@ class Poller {
   void wake() noexcept;
   /// Loop mode, the worker's thread: a handler was posted there (the loop runs it after
   /// the current batch). Harmless in watched mode.
-  void note_post() noexcept { post_due_ = true; }
+  void note_post() noexcept { asio_due_ = true; }
   bool loop_mode() const noexcept { return loop_; }
 
   /// While readiness is being delivered: queues `c`'s reply (one buffer) to go out with the
@@ -97,8 +97,7 @@ class Poller {
   bool delivering_ = false;
   bool running_ = false;
   bool armed_ = false;
-  bool post_due_ = false;
-  bool asio_due_ = false;
+  bool asio_due_ = false;  // loop mode: the io_context has handlers to run
 };
 
 }  // namespace connkit::detail
