@@ -6,16 +6,16 @@
 #include <new>
 #include <vector>
 
-#include <connkit/connection.hpp>
 #include <connkit/options.hpp>
 
+#include "connection_engine.hpp"
 #include "counters.hpp"
 
 namespace connkit::detail {
 
 class Worker;
 
-/// Per-worker, per-listener free list of Connection structs (memcached's freeconns /
+/// Per-worker, per-listener free list of connection structs (memcached's freeconns /
 /// conn_from_freelist / conn_add_to_freelist). Owns every struct it ever made; addresses
 /// never move. Structs are made one at a time, only when the free list is empty; the free
 /// list's capacity doubles then, so release() never allocates. Single-threaded.
@@ -26,9 +26,9 @@ class ConnectionPool {
 
   /// A free struct, or a new one. Throws (std::bad_alloc or the factory's exception) when
   /// a new struct cannot be made; the pool is unchanged then.
-  Connection& acquire() {
+  ConnectionEngine& acquire() {
     if (!free_.empty()) {
-      Connection* c = free_.back();
+      ConnectionEngine* c = free_.back();
       free_.pop_back();
       return *c;
     }
@@ -38,13 +38,13 @@ class ConnectionPool {
     std::unique_ptr<ProtocolHandler> handler = factory_();
     if (!handler) throw std::bad_alloc();
     all_.reserve(all_.size() + 1);
-    all_.push_back(std::make_unique<Connection>(worker_, listener_, std::move(handler)));
+    all_.push_back(std::make_unique<ConnectionEngine>(worker_, listener_, std::move(handler)));
     structs_.add();
     return *all_.back();
   }
 
   /// Puts a closed connection back on the free list. Never allocates.
-  void release(Connection& c) noexcept { free_.push_back(&c); }
+  void release(ConnectionEngine& c) noexcept { free_.push_back(&c); }
 
   /// Structs ever made (memcached's conn_structs).
   std::size_t structs() const noexcept { return all_.size(); }
@@ -56,8 +56,8 @@ class ConnectionPool {
   unsigned listener_;
   const HandlerFactory& factory_;
   Counter& structs_;
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::vector<Connection*> free_;
+  std::vector<std::unique_ptr<ConnectionEngine>> all_;
+  std::vector<ConnectionEngine*> free_;
 };
 
 }  // namespace connkit::detail

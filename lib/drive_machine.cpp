@@ -1,239 +1,326 @@
 // The connection state machine: memcached's drive_machine(), with one difference that
 // shapes everything here: protocol handlers never set states. They return an Action, and
-// apply() turns it into the next state, so every transition is in this file.
+// apply() turns it into the next state. Every ConnState and Closing transition is in this
+// file; drive() runs one short step per state until one has to wait.
 
-#include <connkit/connection.hpp>
+#include "connection_engine.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cstdint>
 #include <cstring>
-#include <optional>
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 
 #include <connkit/error.hpp>
 
-#include "datagram_peer.hpp"
 #include "log_line.hpp"
 #include "worker.hpp"
 
-namespace connkit {
-namespace {
-
-// One sendmsg() gathers at most this many iovecs (Linux IOV_MAX is 1024).
-constexpr std::size_t max_iov = IOV_MAX;
-
-
-boost::system::error_code errno_code(int err) noexcept { return {err, boost::system::system_category()}; }
-
-}  // namespace
+namespace connkit::detail {
 
 template <class Call>
-Action Connection::guarded(Call&& call) {
+Action ConnectionEngine::guarded(Call&& call) {
   // A throwing handler closes its own connection; it never unwinds into io_context::run().
   try {
     return call();
   } catch (const std::exception& e) {
-    detail::logf(worker_.options(), 1, "<%d protocol handler threw: %s", native_handle(), e.what());
+    logf(worker_.options(), 1, "<%d protocol handler threw: %s", fd_, e.what());
   } catch (...) {
-    detail::logf(worker_.options(), 1, "<%d protocol handler threw", native_handle());
+    logf(worker_.options(), 1, "<%d protocol handler threw", fd_);
   }
-  if (!close_reason_) close_reason_ = make_error_code(errc::protocol_close);
+  set_close_reason(make_error_code(errc::protocol_close));
   return Action::close();
 }
 
-void Connection::set_state(ConnState next) {
-  if (next != state_ && worker_.options().verbosity >= 3) {
-    detail::logf(worker_.options(), 3, "%d: going from %s to %s", fd_, to_string(state_).data(),
-                 to_string(next).data());
+void ConnectionEngine::set_state(ConnState next) {
+  if (next != state() && worker_.options().verbosity >= 3) {
+    logf(worker_.options(), 3, "%d: going from %s to %s", fd_, to_string(state()).data(), to_string(next).data());
   }
   state_.store(next, std::memory_order_relaxed);
 }
 
-void Connection::drive() {
-  for (;;) {
-    switch (state_.load(std::memory_order_relaxed)) {
-      case ConnState::listening:
-        return;  // listening sockets are driven by the acceptor, never here
+// --- Entries: the worker opens and kicks; the Poller delivers readiness -----------------
 
-      case ConnState::new_cmd: {
-        if (kicked_) {
-          if (flush_on_kick_ && has_output()) {
-            flush_then(ConnState::closing);
-          } else {
-            set_state(ConnState::closing);
-          }
-          break;
-        }
-        const ServerOptions& opts = worker_.options();
-        if (!incomplete_ && !rbuf_.empty()) {
-          if (requests_in_event_ >= opts.reqs_per_event) {
-            // Fairness: send what this burst produced, then go to the back of the queue.
-            if (has_output()) {
-              flush_then(ConnState::new_cmd);
-              break;
-            }
-            yield();
-            return;
-          }
-          if (has_output() && out_->pending_bytes() >= opts.output_high_water) {
-            flush_then(ConnState::new_cmd);  // bound queued output before parsing more
-            break;
-          }
-          set_state(ConnState::parse_cmd);
-        } else if (has_output()) {
-          flush_then(ConnState::new_cmd);
-        } else {
-          set_state(ConnState::waiting);
-        }
-        break;
-      }
+void ConnectionEngine::open(int fd) {
+  fd_ = fd;
+  close_reason_.clear();
+  closing_ = Closing::no;
+  incomplete_ = false;
+  requests_in_event_ = 0;
+  after_write_ = ConnState::new_cmd;
+  body_dest_ = nullptr;
+  body_size_ = body_done_ = 0;
+  poll_wait_ = Wait::none;
+  in_ready_ = out_ready_ = true;  // a new socket may already hold input
+  touch_active();
+  fd_number_.store(fd, std::memory_order_relaxed);
+  set_state(ConnState::new_cmd);
+  if (dgram_ == nullptr) {
+    logf(worker_.options(), 2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),
+         handler_->protocol_name().data());
+  }
+  try {
+    handler_->on_open(facade_);
+  } catch (...) {
+    set_close_reason(make_error_code(errc::protocol_close));
+    set_state(ConnState::closing);
+  }
+  drive();
+}
 
-      case ConnState::waiting:
-        // Nothing to parse or send: an idle connection gives its buffers back.
-        if (rbuf_.empty()) return_read_buffer();
-        if (out_ != nullptr && out_->empty()) return_output();
-        set_state(ConnState::read);
-        if (in_ready_) break;  // not proven drained: no new edge would come, so read now
-        start_wait(Wait::read);
-        return;
-
-      case ConnState::read: {
-        const Io r = read_more();
-        if (r == Io::again) {
-          set_state(ConnState::waiting);
-        } else if (r == Io::done) {
-          incomplete_ = false;
-          set_state(ConnState::parse_cmd);
-        } else {
-          set_state(ConnState::closing);
-        }
-        break;
-      }
-
-      case ConnState::parse_cmd: {
-        apply(guarded([&] { return handler_->on_input(*this, rbuf_.unparsed()); }));
-        break;
-      }
-
-      case ConnState::nread: {
-        if (body_dest_ != nullptr) {
-          if (body_done_ < body_size_) {
-            std::size_t got = 0;
-            const Io r = read_into({body_dest_ + body_done_, body_size_ - body_done_}, got);
-            if (r == Io::again) {
-              if (!wait_for_body()) break;
-              return;
-            }
-            if (r != Io::done) {
-              set_state(ConnState::closing);
-              break;
-            }
-            body_done_ += got;
-            if (body_done_ < body_size_) break;
-          }
-          deliver_body();
-          break;
-        }
-        if (rbuf_.size() >= body_size_) {
-          deliver_body();
-          break;
-        }
-        if (rbuf_.capacity() < body_size_ && !grow_read_buffer(body_size_)) {
-          close_reason_ = make_error_code(boost::system::errc::not_enough_memory);
-          set_state(ConnState::closing);
-          break;
-        }
-        rbuf_.compact();
-        const Io r = read_more();
-        if (r == Io::again) {
-          if (!wait_for_body()) break;
-          return;
-        }
-        if (r != Io::done) set_state(ConnState::closing);
-        break;
-      }
-
-      case ConnState::swallow: {
-        const std::size_t drop = std::min(rbuf_.size(), body_size_ - body_done_);
-        rbuf_.consume(drop);
-        body_done_ += drop;
-        if (body_done_ == body_size_) {
-          body_size_ = body_done_ = 0;
-          set_state(lingering_ ? ConnState::closing : ConnState::new_cmd);
-          break;
-        }
-        const Io r = read_more();  // the buffer is empty here: read into it and drop
-        if (r == Io::again) {
-          if (!wait_for_body()) break;
-          return;
-        }
-        if (r != Io::done) set_state(ConnState::closing);
-        break;
-      }
-
-      case ConnState::write:
-      case ConnState::mwrite: {
-        if (out_ready_ && worker_.poller().defer_send(*this)) {
-          op_pending_ = true;  // on_sent() goes on from here once this wake-up's replies are out
-          return;
-        }
-        const Io r = transmit();
-        if (r == Io::again) {  // transmit() cleared out_ready_: the next edge will come
-          start_wait(Wait::write);
-          return;
-        }
-        if (r != Io::done) {
-          set_state(ConnState::closing);
-          break;
-        }
-        finish_write();
-        break;
-      }
-
-      case ConnState::closing:
-        if (start_linger()) break;
-        close_now();
-        return;
+void ConnectionEngine::kick(boost::system::error_code reason, bool flush_first) {
+  if (state() == ConnState::closing) return;
+  if (closing_ == Closing::lingering && flush_first) return;  // already flushed; the linger ends on its own
+  set_close_reason(reason);
+  if (flush_first && (state() == ConnState::write || state() == ConnState::mwrite)) {
+    after_write_ = ConnState::closing;  // let the write in progress finish, then close
+    return;
+  }
+  closing_ = flush_first ? Closing::flush : Closing::abort;
+  if (op_pending_) {
+    // A wait for readiness ends now, as a cancelled Asio wait would: on_wait_done closes.
+    // A pending post (a fairness yield) sees closing_ when it runs.
+    if (poll_wait_ != Wait::none) {
+      poll_wait_ = Wait::none;
+      auto aborted = [this] { on_wait_done(boost::asio::error::operation_aborted); };
+      boost::asio::post(worker_.io(), SlotBound<decltype(aborted)>(slot_, aborted));
+      worker_.poller().note_post();
     }
+    return;
+  }
+  set_state(ConnState::closing);
+  drive();
+}
+
+void ConnectionEngine::on_poll(std::uint32_t events) {
+  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) in_ready_ = true;
+  if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) out_ready_ = true;
+  if ((poll_wait_ == Wait::read && in_ready_) || (poll_wait_ == Wait::write && out_ready_)) {
+    poll_wait_ = Wait::none;
+    on_wait_done({});
   }
 }
 
-void Connection::apply(const Action& action) {
+void ConnectionEngine::on_sent(int result) {
+  // The fairness budget is not renewed: the send was part of the same event.
+  op_pending_ = false;
+  // -ECANCELED: the ring did not attempt it; the write state sends it with send() now.
+  const std::optional<Io> r = result == -ECANCELED ? std::nullopt : account_send(result, out_->pending_bytes());
+  if (r == Io::again && closing_ == Closing::no) {
+    start_wait(Wait::write);
+    return;
+  }
+  if (r == Io::error) {
+    set_state(ConnState::closing);
+  } else if (r == Io::done) {
+    finish_write();
+  }  // otherwise the write state goes on: transmit() sends the rest
+  resume({});
+}
+
+// --- The machine ---------------------------------------------------------------------
+
+void ConnectionEngine::drive() {
+  for (;;) {
+    Next next = Next::go_on;
+    switch (state()) {
+      case ConnState::listening:
+        return;  // listening sockets are driven by the acceptor, never here
+      case ConnState::new_cmd:
+        next = step_new_cmd();
+        break;
+      case ConnState::waiting:
+        next = step_waiting();
+        break;
+      case ConnState::read:
+        next = step_read();
+        break;
+      case ConnState::parse_cmd:
+        apply(guarded([&] { return handler_->on_input(facade_, rbuf_.unparsed()); }));
+        break;
+      case ConnState::nread:
+        next = body_dest_ != nullptr ? step_nread_into() : step_nread();
+        break;
+      case ConnState::swallow:
+        next = step_swallow();
+        break;
+      case ConnState::write:
+      case ConnState::mwrite:
+        next = step_write();
+        break;
+      case ConnState::closing:
+        next = step_closing();
+        break;
+    }
+    if (next == Next::stop) return;
+  }
+}
+
+ConnectionEngine::Next ConnectionEngine::step_new_cmd() {
+  if (closing_ == Closing::abort || closing_ == Closing::flush) {  // kicked
+    if (closing_ == Closing::flush && has_output()) {
+      flush_then(ConnState::closing);
+    } else {
+      set_state(ConnState::closing);
+    }
+    return Next::go_on;
+  }
+  if (incomplete_ || rbuf_.empty()) {
+    if (has_output()) {
+      flush_then(ConnState::new_cmd);
+    } else {
+      set_state(ConnState::waiting);
+    }
+    return Next::go_on;
+  }
+  const ServerOptions& opts = worker_.options();
+  if (requests_in_event_ >= opts.reqs_per_event) {
+    // Fairness: send what this burst produced, then go to the back of the queue.
+    if (has_output()) {
+      flush_then(ConnState::new_cmd);
+      return Next::go_on;
+    }
+    yield();
+    return Next::stop;
+  }
+  if (has_output() && out_->pending_bytes() >= opts.output_high_water) {
+    flush_then(ConnState::new_cmd);  // bound queued output before parsing more
+  } else {
+    set_state(ConnState::parse_cmd);
+  }
+  return Next::go_on;
+}
+
+ConnectionEngine::Next ConnectionEngine::step_waiting() {
+  // Nothing to parse or send: an idle connection gives its buffers back.
+  if (rbuf_.empty()) return_read_buffer();
+  if (out_ != nullptr && out_->empty()) return_output();
+  set_state(ConnState::read);
+  if (in_ready_) return Next::go_on;  // not proven drained: no new edge would come, so read now
+  start_wait(Wait::read);
+  return Next::stop;
+}
+
+ConnectionEngine::Next ConnectionEngine::step_read() {
+  const Io r = read_more();
+  if (r == Io::again) {
+    set_state(ConnState::waiting);
+  } else if (r == Io::done) {
+    incomplete_ = false;
+    set_state(ConnState::parse_cmd);
+  } else {
+    set_state(ConnState::closing);
+  }
+  return Next::go_on;
+}
+
+ConnectionEngine::Next ConnectionEngine::step_nread() {
+  // A body collected in the read buffer (Action::read_body).
+  if (rbuf_.size() >= body_size_) {
+    deliver_body();
+    return Next::go_on;
+  }
+  if (rbuf_.capacity() < body_size_ && !grow_read_buffer(body_size_)) {
+    set_close_reason(make_error_code(boost::system::errc::not_enough_memory));
+    set_state(ConnState::closing);
+    return Next::go_on;
+  }
+  rbuf_.compact();
+  return after_body_read(read_more());
+}
+
+ConnectionEngine::Next ConnectionEngine::step_nread_into() {
+  // A body read straight into the handler's memory (Action::read_body_into).
+  if (body_done_ < body_size_) {
+    std::size_t got = 0;
+    const Io r = read_into({body_dest_ + body_done_, body_size_ - body_done_}, got);
+    if (r != Io::done) return after_body_read(r);
+    body_done_ += got;
+    if (body_done_ < body_size_) return Next::go_on;
+  }
+  deliver_body();
+  return Next::go_on;
+}
+
+ConnectionEngine::Next ConnectionEngine::step_swallow() {
+  const std::size_t drop = std::min(rbuf_.size(), body_size_ - body_done_);
+  rbuf_.consume(drop);
+  body_done_ += drop;
+  if (body_done_ == body_size_) {
+    body_size_ = body_done_ = 0;
+    set_state(closing_ == Closing::lingering ? ConnState::closing : ConnState::new_cmd);
+    return Next::go_on;
+  }
+  return after_body_read(read_more());  // the buffer is empty here: read into it and drop
+}
+
+ConnectionEngine::Next ConnectionEngine::after_body_read(Io r) {
+  if (r == Io::again) return wait_for_body() ? Next::stop : Next::go_on;
+  if (r != Io::done) set_state(ConnState::closing);
+  return Next::go_on;
+}
+
+ConnectionEngine::Next ConnectionEngine::step_write() {
+  if (ring_send()) {
+    op_pending_ = true;  // on_sent() goes on from here once this wake-up's replies are out
+    return Next::stop;
+  }
+  const Io r = transmit();
+  if (r == Io::again) {  // transmit() cleared out_ready_: the next edge will come
+    start_wait(Wait::write);
+    return Next::stop;
+  }
+  if (r != Io::done) {
+    set_state(ConnState::closing);
+    return Next::go_on;
+  }
+  finish_write();
+  return Next::go_on;
+}
+
+ConnectionEngine::Next ConnectionEngine::step_closing() {
+  if (start_linger()) return Next::go_on;
+  close_now();
+  return Next::stop;
+}
+
+// --- What the handler asked for -----------------------------------------------------
+
+void ConnectionEngine::apply(const Action& action) {
   if (action.kind() == Action::Kind::need_more) {
     need_more_input();
     return;
   }
   if (action.consumed_bytes() > rbuf_.size()) {
-    detail::logf(worker_.options(), 1, "<%d handler consumed %zu bytes of %zu", fd_, action.consumed_bytes(),
-                 rbuf_.size());
-    if (!close_reason_) close_reason_ = make_error_code(errc::bad_action);
+    logf(worker_.options(), 1, "<%d handler consumed %zu bytes of %zu", fd_, action.consumed_bytes(), rbuf_.size());
+    set_close_reason(make_error_code(errc::bad_action));
     set_state(ConnState::closing);
     return;
   }
   rbuf_.consume(action.consumed_bytes());
-  if (state_ == ConnState::parse_cmd) ++requests_in_event_;  // a body's on_body is the same request
-  ConnState next = ConnState::new_cmd;
+  if (state() == ConnState::parse_cmd) ++requests_in_event_;  // a body's on_body is the same request
+  take_transition(action, state_for(action));
+}
+
+ConnState ConnectionEngine::state_for(const Action& action) {
+  // The state an Action leads to, with the body progress it sets up.
   switch (action.kind()) {
     case Action::Kind::need_more:
     case Action::Kind::consumed:
-      break;
+      return ConnState::new_cmd;
     case Action::Kind::read_body:
       if (action.body_bytes() > worker_.options().read_buffer_limit) {
-        if (!close_reason_) close_reason_ = make_error_code(errc::input_too_large);
-        next = ConnState::closing;
-        break;
+        set_close_reason(make_error_code(errc::input_too_large));
+        return ConnState::closing;
       }
       body_dest_ = nullptr;
       body_size_ = action.body_bytes();
       body_done_ = 0;
-      next = ConnState::nread;
-      break;
+      return ConnState::nread;
     case Action::Kind::read_body_into: {
       const std::span<char> dest = action.body_destination();
       body_dest_ = dest.data();
@@ -241,41 +328,41 @@ void Connection::apply(const Action& action) {
       body_done_ = std::min(rbuf_.size(), body_size_);
       if (body_done_ != 0) std::memcpy(body_dest_, rbuf_.unparsed().data(), body_done_);
       rbuf_.consume(body_done_);
-      next = ConnState::nread;
-      break;
+      return ConnState::nread;
     }
     case Action::Kind::swallow:
       body_size_ = action.body_bytes();
       body_done_ = 0;
-      next = ConnState::swallow;
-      break;
+      return ConnState::swallow;
     case Action::Kind::close:
-      if (!close_reason_) close_reason_ = make_error_code(errc::protocol_close);
-      next = ConnState::closing;
-      break;
+      set_close_reason(make_error_code(errc::protocol_close));
+      return ConnState::closing;
     case Action::Kind::write_and_close:
-      if (!close_reason_) close_reason_ = make_error_code(errc::protocol_close);
+      set_close_reason(make_error_code(errc::protocol_close));
       after_write_ = ConnState::closing;
-      next = has_output() ? ConnState::mwrite : ConnState::closing;
-      break;
+      return has_output() ? ConnState::mwrite : ConnState::closing;
   }
+  return ConnState::closing;
+}
 
-  ConnState chosen = next;
+void ConnectionEngine::take_transition(const Action& action, ConnState proposed) {
+  // ProtocolHandler::transition may keep `proposed`, close, or flush after every request.
+  ConnState chosen = proposed;
   try {
-    chosen = handler_->transition(*this, state_, action, next);
+    chosen = handler_->transition(facade_, state(), action, proposed);
   } catch (...) {
     chosen = ConnState::closing;
   }
-  if (chosen == ConnState::mwrite && next == ConnState::new_cmd) {
+  if (chosen == ConnState::mwrite && proposed == ConnState::new_cmd) {
     if (has_output()) {
       flush_then(ConnState::new_cmd);
       return;
     }
-    chosen = next;
-  } else if (chosen != next && chosen != ConnState::closing) {
-    detail::logf(worker_.options(), 1, "<%d transition() chose %s after %s; keeping %s", fd_, to_string(chosen).data(),
-                 to_string(state_).data(), to_string(next).data());
-    chosen = next;
+    chosen = proposed;
+  } else if (chosen != proposed && chosen != ConnState::closing) {
+    logf(worker_.options(), 1, "<%d transition() chose %s after %s; keeping %s", fd_, to_string(chosen).data(),
+         to_string(state()).data(), to_string(proposed).data());
+    chosen = proposed;
   }
   if (chosen == ConnState::mwrite) {
     flush_then(after_write_);
@@ -284,7 +371,7 @@ void Connection::apply(const Action& action) {
   set_state(chosen);
 }
 
-void Connection::need_more_input() {
+void ConnectionEngine::need_more_input() {
   if (is_datagram()) {
     // One datagram is one input: what the handler could not use is dropped.
     rbuf_.consume(rbuf_.size());
@@ -297,16 +384,16 @@ void Connection::need_more_input() {
     if (rbuf_.free_space().empty()) {
       if (rbuf_.capacity() < worker_.options().read_buffer_limit) {
         if (!grow_read_buffer(rbuf_.capacity() + 1)) {
-          close_reason_ = make_error_code(boost::system::errc::not_enough_memory);
+          set_close_reason(make_error_code(boost::system::errc::not_enough_memory));
           set_state(ConnState::closing);
           return;
         }
       } else {
-        Action action = guarded([&] { return handler_->on_input_too_large(*this); });
+        Action action = guarded([&] { return handler_->on_input_too_large(facade_); });
         incomplete_ = false;
         if (action.kind() == Action::Kind::need_more) action = Action::close();
         if (action.kind() == Action::Kind::close || action.kind() == Action::Kind::write_and_close) {
-          if (!close_reason_) close_reason_ = make_error_code(errc::input_too_large);
+          set_close_reason(make_error_code(errc::input_too_large));
         }
         apply(action);
         return;
@@ -316,23 +403,25 @@ void Connection::need_more_input() {
   set_state(ConnState::new_cmd);
 }
 
-void Connection::deliver_body() {
+void ConnectionEngine::deliver_body() {
   const bool buffered = body_dest_ == nullptr;
   const std::span<char> body = buffered
       ? std::span<char>(const_cast<char*>(rbuf_.unparsed().data()), body_size_)
       : std::span<char>(body_dest_, body_size_);
-  const Action action = guarded([&] { return handler_->on_body(*this, body); });
+  const Action action = guarded([&] { return handler_->on_body(facade_, body); });
   if (buffered) rbuf_.consume(body_size_);
   body_dest_ = nullptr;
   body_size_ = body_done_ = 0;
   apply(action);
 }
 
-bool Connection::wait_for_body() {
+// --- Waiting, resuming, closing ------------------------------------------------------
+
+bool ConnectionEngine::wait_for_body() {
   // Replies to earlier requests go out before waiting for the rest of a body, so a
   // client that waits for them before sending more is never stalled.
   if (has_output()) {
-    flush_then(state_);
+    flush_then(state());
     return false;
   }
   if (in_ready_) return false;  // read again first
@@ -340,36 +429,27 @@ bool Connection::wait_for_body() {
   return true;
 }
 
-void Connection::flush_then(ConnState after) {
+void ConnectionEngine::flush_then(ConnState after) {
   after_write_ = after;
   set_state(out_->segment_count() > 1 ? ConnState::mwrite : ConnState::write);
 }
 
-void Connection::start_wait(Wait what) {
+void ConnectionEngine::start_wait(Wait what) {
   op_pending_ = true;
   poll_wait_ = what;
 }
 
-void Connection::on_poll(std::uint32_t events) {
-  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) in_ready_ = true;
-  if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) out_ready_ = true;
-  if ((poll_wait_ == Wait::read && in_ready_) || (poll_wait_ == Wait::write && out_ready_)) {
-    poll_wait_ = Wait::none;
-    on_wait_done({});
-  }
-}
-
-void Connection::yield() {
+void ConnectionEngine::yield() {
   worker_.counters().conn_yields.add();
   op_pending_ = true;
   auto resume = [this] { on_wait_done({}); };
-  boost::asio::post(worker_.io(), detail::SlotBound<decltype(resume)>(slot_, resume));
+  boost::asio::post(worker_.io(), SlotBound<decltype(resume)>(slot_, resume));
   worker_.poller().note_post();
 }
 
-void Connection::on_wait_done(const boost::system::error_code& ec) {
+void ConnectionEngine::on_wait_done(const boost::system::error_code& ec) {
   op_pending_ = false;
-  if (state_ == ConnState::closing) {
+  if (state() == ConnState::closing) {
     worker_.release(*this);  // closed while the operation was outstanding; nothing touches this after
     return;
   }
@@ -377,55 +457,37 @@ void Connection::on_wait_done(const boost::system::error_code& ec) {
   resume(ec);
 }
 
-void Connection::on_sent(int result) {
-  // The fairness budget is not renewed: the send was part of the same event.
-  op_pending_ = false;
-  // -ECANCELED: the ring did not attempt it; the write state sends it with send() now.
-  const std::optional<Io> r = result == -ECANCELED ? std::nullopt : account_send(result, out_->pending_bytes());
-  if (r == Io::again && !kicked_) {
-    start_wait(Wait::write);
-    return;
-  }
-  if (r == Io::error) {
-    set_state(ConnState::closing);
-  } else if (r == Io::done) {
-    finish_write();
-  }  // otherwise the write state goes on: transmit() sends the rest
-  resume({});
-}
-
-void Connection::finish_write() {
+void ConnectionEngine::finish_write() {
   return_output();
-  linger_ = after_write_ == ConnState::closing;  // a graceful close: replies must arrive
+  // After a write that ends in a close, the close is graceful: the replies must arrive.
+  if (after_write_ == ConnState::closing && closing_ == Closing::no) closing_ = Closing::flush;
   set_state(after_write_);
   after_write_ = ConnState::new_cmd;
 }
 
-void Connection::resume(const boost::system::error_code& ec) {
-  if (kicked_) {
-    if (!flush_on_kick_ || !has_output()) {
+void ConnectionEngine::resume(const boost::system::error_code& ec) {
+  if (closing_ == Closing::abort || closing_ == Closing::flush) {  // kicked while waiting
+    if (closing_ == Closing::abort || !has_output()) {
       set_state(ConnState::closing);
-    } else if (state_ == ConnState::write || state_ == ConnState::mwrite) {
+    } else if (state() == ConnState::write || state() == ConnState::mwrite) {
       after_write_ = ConnState::closing;
     } else {
       flush_then(ConnState::closing);
     }
   } else if (ec) {
-    if (!close_reason_) close_reason_ = ec;
+    set_close_reason(ec);
     set_state(ConnState::closing);
   }
   drive();
 }
 
-bool Connection::start_linger() {
+bool ConnectionEngine::start_linger() {
   // Closing a socket with unread input makes the kernel send RST, and the peer then loses
   // replies it has not read yet. After a graceful flush, send FIN instead and discard input
   // until the peer closes or the worker's sweep ends it (linger_timeout from now, however
   // much the peer keeps sending), as nginx's lingering_time.
-  if (!linger_ || lingering_ || is_datagram()) return false;
-  linger_ = false;
-  lingering_ = true;
-  kicked_ = false;
+  if (closing_ != Closing::flush || is_datagram()) return false;
+  closing_ = Closing::lingering;
   if (::shutdown(fd_, SHUT_WR) != 0) return false;
   rbuf_.consume(rbuf_.size());
   body_size_ = SIZE_MAX;
@@ -435,12 +497,12 @@ bool Connection::start_linger() {
   return true;
 }
 
-void Connection::close_now() {
+void ConnectionEngine::close_now() {
   try {
-    handler_->on_close(*this, close_reason_);
+    handler_->on_close(facade_, close_reason_);
   } catch (...) {
   }
-  detail::logf(worker_.options(), 2, "<%d connection closed.", fd_);
+  logf(worker_.options(), 2, "<%d connection closed.", fd_);
   if (out_ != nullptr) return_output();  // clears, releasing borrowed bytes
   return_read_buffer();
   fd_number_.store(-1, std::memory_order_relaxed);
@@ -452,113 +514,4 @@ void Connection::close_now() {
   if (!op_pending_) worker_.release(*this);  // else on_wait_done releases it
 }
 
-Connection::Io Connection::read_more() {
-  if (!rbuf_.has_storage()) {
-    char* storage = worker_.read_buffers().allocate(worker_.read_buffers().buffer_size());
-    if (storage == nullptr) {
-      close_reason_ = make_error_code(boost::system::errc::not_enough_memory);
-      return Io::error;
-    }
-    rbuf_.attach(storage, worker_.read_buffers().buffer_size());
-  }
-  if (rbuf_.free_space().size() < rbuf_.capacity() / 2) rbuf_.compact();
-  std::size_t got = 0;
-  const Io r = read_into(rbuf_.free_space(), got);
-  if (r == Io::done) rbuf_.commit(got);
-  return r;
-}
-
-Connection::Io Connection::read_into(std::span<char> dest, std::size_t& got) {
-  if (dest.empty()) {
-    if (!close_reason_) close_reason_ = make_error_code(errc::bad_action);
-    return Io::error;
-  }
-  for (;;) {
-    ssize_t n;
-    if (dgram_ != nullptr) {
-      dgram_->length = sizeof dgram_->address;
-      n = ::recvfrom(fd_, dest.data(), dest.size(), MSG_DONTWAIT,
-                     reinterpret_cast<sockaddr*>(&dgram_->address), &dgram_->length);
-    } else {
-      n = ::recv(fd_, dest.data(), dest.size(), MSG_DONTWAIT);
-    }
-    if (n > 0) {
-      got = static_cast<std::size_t>(n);
-      // A short read from a stream socket took everything queued (TCP and UNIX stream
-      // receive loops stop early only at a TCP urgent mark, and a client sending urgent
-      // data stalls only itself): data arriving after it raises a new edge. A datagram
-      // socket may hold more datagrams whatever the size.
-      if (dgram_ == nullptr && got < dest.size()) in_ready_ = false;
-      worker_.counters().bytes_read.add(got);
-      if (!lingering_) touch_active();
-      return Io::done;
-    }
-    if (n == 0) {
-      if (dgram_ != nullptr) return Io::again;  // an empty datagram: nothing to do
-      if (!close_reason_) close_reason_ = make_error_code(errc::peer_closed);
-      return Io::eof;
-    }
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) {
-      in_ready_ = false;
-      return Io::again;
-    }
-    if (dgram_ != nullptr) return Io::again;  // e.g. ECONNREFUSED from an earlier reply: not fatal
-    if (!close_reason_) close_reason_ = errno_code(err);
-    return Io::error;
-  }
-}
-
-Connection::Io Connection::transmit() {
-  // memcached's transmit(): one sendmsg() per batch of up to IOV_MAX iovecs, resuming
-  // partial writes at the exact byte.
-  iovec iov[max_iov];
-  for (;;) {
-    const std::size_t count = out_->gather(std::span<iovec>(iov, max_iov));
-    std::size_t batch = 0;
-    for (std::size_t i = 0; i < count; ++i) batch += iov[i].iov_len;
-    ssize_t n;
-    if (count == 1 && dgram_ == nullptr) {
-      n = ::send(fd_, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);  // no iovec array to import
-    } else {
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = count;
-      if (dgram_ != nullptr) {
-        msg.msg_name = &dgram_->address;
-        msg.msg_namelen = dgram_->length;
-      }
-      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-    }
-    if (const std::optional<Io> r = account_send(n >= 0 ? n : -errno, batch)) return *r;
-  }
-}
-
-std::optional<Connection::Io> Connection::account_send(ssize_t result, std::size_t batch) {
-  if (result >= 0) {
-    const auto sent = static_cast<std::size_t>(result);
-    worker_.counters().bytes_written.add(sent);
-    out_->consume(sent);
-    if (out_->empty()) return Io::done;
-    if (sent < batch) {  // the socket buffer is full: wait for room
-      out_ready_ = false;
-      return Io::again;
-    }
-    return std::nullopt;  // a full IOV_MAX window went out: send the next
-  }
-  const auto err = static_cast<int>(-result);
-  if (err == EINTR) return std::nullopt;
-  if (err == EAGAIN || err == EWOULDBLOCK) {
-    out_ready_ = false;
-    return Io::again;
-  }
-  if (dgram_ != nullptr) {
-    out_->clear();  // an undeliverable datagram is dropped; the listener goes on
-    return Io::done;
-  }
-  if (!close_reason_) close_reason_ = errno_code(err);
-  return Io::error;
-}
-
-}  // namespace connkit
+}  // namespace connkit::detail

@@ -11,9 +11,9 @@
 #include <boost/asio/error.hpp>
 #include <boost/system/system_error.hpp>
 
-#include <connkit/connection.hpp>
 
 #include "asio_reactor.hpp"
+#include "connection_engine.hpp"
 
 namespace connkit::detail {
 namespace {
@@ -74,7 +74,7 @@ Poller::~Poller() {
   ::close(fd_);
 }
 
-void Poller::add(int fd, Connection& c, boost::system::error_code& ec) noexcept {
+void Poller::add(int fd, ConnectionEngine& c, boost::system::error_code& ec) noexcept {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
   ev.data.ptr = &c;
@@ -168,17 +168,14 @@ void Poller::deliver(const epoll_event* events, int n) {
       (void)!::read(wake_fd_, &count, sizeof count);  // drained before the poll that follows
       asio_due_ = true;
     } else if (running_) {
-      static_cast<Connection*>(target)->on_poll(events[i].events);
+      static_cast<ConnectionEngine*>(target)->on_poll(events[i].events);
     }
   }
   flush_sends();
 }
 
-bool Poller::defer_send(Connection& c) noexcept {
-  if (!delivering_ || c.dgram_ != nullptr || c.out_->segment_count() != 1) return false;
-  iovec iov;
-  if (c.out_->gather(std::span<iovec>(&iov, 1)) != 1) return false;
-  return ring_.queue(c.fd_, iov.iov_base, iov.iov_len, &c);
+bool Poller::defer_send(int fd, const iovec& bytes, ConnectionEngine* c) noexcept {
+  return delivering_ && ring_.queue(fd, bytes.iov_base, bytes.iov_len, c);
 }
 
 void Poller::flush_sends() {
@@ -186,7 +183,7 @@ void Poller::flush_sends() {
   // queue another: rounds until nothing is queued. The fairness budget (reqs_per_event)
   // bounds how long one connection stays in these rounds.
   while (ring_.queued() != 0) {
-    ring_.complete([](void* token, int result) { static_cast<Connection*>(token)->on_sent(result); });
+    ring_.complete([](void* token, int result) { static_cast<ConnectionEngine*>(token)->on_sent(result); });
   }
 }
 

@@ -6,20 +6,19 @@
 #include <optional>
 
 #include <sys/epoll.h>
+#include <sys/uio.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/system/error_code.hpp>
 
-#include <connkit/detail/handler_slot.hpp>
+#include "handler_slot.hpp"
 
 #include "send_ring.hpp"
 
-namespace connkit {
-class Connection;
-}
-
 namespace connkit::detail {
+
+class ConnectionEngine;
 
 /// Readiness of a worker's client sockets, as memcached gets it from libevent: every
 /// socket stays registered, edge-triggered, for input and output in one epoll set per
@@ -56,7 +55,7 @@ class Poller {
   Poller& operator=(const Poller&) = delete;
 
   /// Registers `fd` for `c` (input and output, edge-triggered).
-  void add(int fd, Connection& c, boost::system::error_code& ec) noexcept;
+  void add(int fd, ConnectionEngine& c, boost::system::error_code& ec) noexcept;
   /// Unregisters `fd`; call before closing it.
   void remove(int fd) noexcept;
   /// Starts delivering readiness (watched mode: arms the io_context's watch). On the
@@ -75,10 +74,10 @@ class Poller {
   void note_post() noexcept { asio_due_ = true; }
   bool loop_mode() const noexcept { return loop_; }
 
-  /// While readiness is being delivered: queues `c`'s reply (one buffer) to go out with the
-  /// others of this wake-up; its Connection::on_sent() follows before delivery ends.
-  /// False if it cannot be (outside delivery, no ring, a datagram, several buffers).
-  bool defer_send(Connection& c) noexcept;
+  /// While readiness is being delivered: queues `c`'s one-buffer reply `bytes` on `fd` to go
+  /// out with the others of this wake-up; c.on_sent() follows before delivery ends.
+  /// False if it cannot be (outside delivery, no ring, the ring full).
+  bool defer_send(int fd, const iovec& bytes, ConnectionEngine* c) noexcept;
 
  private:
   void arm();

@@ -60,7 +60,7 @@ void Worker::adopt(int fd, unsigned listener) {
     server_.live().fetch_sub(1, std::memory_order_relaxed);
     return;
   }
-  Connection* c = nullptr;
+  ConnectionEngine* c = nullptr;
   try {
     if (options_.faults.fail_connection_alloc && options_.faults.fail_connection_alloc()) throw std::bad_alloc();
     c = &pools_[listener]->acquire();
@@ -86,7 +86,6 @@ void Worker::adopt(int fd, unsigned listener) {
     server_.live().fetch_sub(1, std::memory_order_relaxed);
     return;
   }
-  c->fd_ = fd;
   link(*c);
   counters_.curr_conns.add();
   counters_.total_conns.add();
@@ -101,12 +100,11 @@ void Worker::adopt_datagram(int fd, unsigned listener) {
   try {
     std::unique_ptr<ProtocolHandler> handler = options_.listeners[listener].handler();
     if (!handler) throw std::bad_alloc();
-    auto c = std::make_unique<Connection>(*this, listener, std::move(handler));
+    auto c = std::make_unique<ConnectionEngine>(*this, listener, std::move(handler));
     c->make_datagram();
     boost::system::error_code ec;
     poller_.add(fd, *c, ec);
     if (ec) throw boost::system::system_error(ec, "epoll_ctl");
-    c->fd_ = fd;
     datagram_conns_.push_back(std::move(c));
   } catch (const std::exception& e) {
     counters_.malloc_fails.add();
@@ -114,7 +112,7 @@ void Worker::adopt_datagram(int fd, unsigned listener) {
     ::close(fd);
     return;
   }
-  Connection& c = *datagram_conns_.back();
+  ConnectionEngine& c = *datagram_conns_.back();
   link(c);
   logf(options_, 2, "<%d server listening (udp)", fd);
   c.open(fd);
@@ -126,28 +124,28 @@ void Worker::begin_drain() {
   drain_timer_.expires_after(options_.stop_timeout);
   drain_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    for (Connection* c = open_head_; c != nullptr;) {
-      Connection* next = c->next_;
+    for (ConnectionEngine* c = open_head_; c != nullptr;) {
+      ConnectionEngine* next = c->list_next;
       c->kick(make_error_code(errc::stop_deadline), false);
       c = next;
     }
   });
-  for (Connection* c = open_head_; c != nullptr;) {
-    Connection* next = c->next_;
+  for (ConnectionEngine* c = open_head_; c != nullptr;) {
+    ConnectionEngine* next = c->list_next;
     c->kick(make_error_code(errc::server_stopping), true);
     c = next;
   }
   maybe_finish();
 }
 
-void Worker::release(Connection& c) noexcept {
+void Worker::release(ConnectionEngine& c) noexcept {
   unlink(c);
   if (!c.is_datagram()) {
     // The slot is free for the acceptor before the gauge says so: a caller that sees
     // curr_connections drop can connect again.
     server_.live().fetch_sub(1, std::memory_order_release);
     counters_.curr_conns.sub();
-    pools_[c.listener_]->release(c);
+    pools_[c.listener()]->release(c);
   }
   maybe_finish();
 }
@@ -163,21 +161,21 @@ void Worker::maybe_finish() {
   server_.worker_finished();
 }
 
-void Worker::link(Connection& c) noexcept {
+void Worker::link(ConnectionEngine& c) noexcept {
   std::lock_guard<std::mutex> lock(list_mutex_);
-  c.prev_ = nullptr;
-  c.next_ = open_head_;
-  if (open_head_ != nullptr) open_head_->prev_ = &c;
+  c.list_prev = nullptr;
+  c.list_next = open_head_;
+  if (open_head_ != nullptr) open_head_->list_prev = &c;
   open_head_ = &c;
   ++open_count_;
 }
 
-void Worker::unlink(Connection& c) noexcept {
+void Worker::unlink(ConnectionEngine& c) noexcept {
   std::lock_guard<std::mutex> lock(list_mutex_);
-  if (c.prev_ != nullptr) c.prev_->next_ = c.next_;
-  if (c.next_ != nullptr) c.next_->prev_ = c.prev_;
-  if (open_head_ == &c) open_head_ = c.next_;
-  c.prev_ = c.next_ = nullptr;
+  if (c.list_prev != nullptr) c.list_prev->list_next = c.list_next;
+  if (c.list_next != nullptr) c.list_next->list_prev = c.list_prev;
+  if (open_head_ == &c) open_head_ = c.list_next;
+  c.list_prev = c.list_next = nullptr;
   --open_count_;
 }
 
@@ -199,14 +197,14 @@ void Worker::arm_sweep() {
 
 void Worker::sweep() {
   const auto now = std::chrono::steady_clock::now();
-  for (Connection* c = open_head_; c != nullptr;) {
-    Connection* next = c->next_;
-    if (c->lingering_ && now - c->last_active() >= linger_timeout) {
+  for (ConnectionEngine* c = open_head_; c != nullptr;) {
+    ConnectionEngine* next = c->list_next;
+    if (c->lingering() && now - c->last_active() >= linger_timeout) {
       c->kick(make_error_code(errc::idle_timeout), false);
     } else if (options_.idle_timeout.count() > 0 && c->waiting_for_input() &&
                now - c->last_active() >= options_.idle_timeout) {
       counters_.idle_kicks.add();
-      logf(options_, 2, "<%d idle timeout, closing", c->native_handle());
+      logf(options_, 2, "<%d idle timeout, closing", c->fd());
       c->kick(make_error_code(errc::idle_timeout), false);
     }
     c = next;
@@ -216,8 +214,8 @@ void Worker::sweep() {
 void Worker::list_connections(std::vector<ConnectionInfo>& out) const {
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(list_mutex_);
-  for (const Connection* c = open_head_; c != nullptr; c = c->next_) {
-    const int fd = c->fd_number_.load(std::memory_order_relaxed);
+  for (const ConnectionEngine* c = open_head_; c != nullptr; c = c->list_next) {
+    const int fd = c->listed_fd();
     if (fd < 0 || c->is_datagram()) continue;
     ConnectionInfo info;
     info.fd = fd;

@@ -15,11 +15,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <connkit/connection.hpp>
 #include <connkit/options.hpp>
 #include <connkit/server.hpp>
 
 #include "buffer_cache.hpp"
+#include "connection_engine.hpp"
 #include "connection_pool.hpp"
 #include "counters.hpp"
 #include "poller.hpp"
@@ -65,7 +65,7 @@ class Worker {
   /// Graceful stop: close idle connections, flush the rest until the deadline. On the thread.
   void begin_drain();
   /// A connection finished closing; back to its pool. Never allocates.
-  void release(Connection& c) noexcept;
+  void release(ConnectionEngine& c) noexcept;
 
   Poller& poller() noexcept { return poller_; }
   ReadBufferCache& read_buffers() noexcept { return read_buffers_; }
@@ -78,8 +78,8 @@ class Worker {
   void log(int level, std::string_view line) const;
 
  private:
-  void link(Connection& c) noexcept;
-  void unlink(Connection& c) noexcept;
+  void link(ConnectionEngine& c) noexcept;
+  void unlink(ConnectionEngine& c) noexcept;
   void arm_sweep();
   void sweep();
   void maybe_finish();
@@ -93,9 +93,9 @@ class Worker {
   ReadBufferCache read_buffers_;
   ReplyListCache reply_lists_;
   std::vector<std::unique_ptr<ConnectionPool>> pools_;  // one per listener
-  std::vector<std::unique_ptr<Connection>> datagram_conns_;
+  std::vector<std::unique_ptr<ConnectionEngine>> datagram_conns_;
   mutable std::mutex list_mutex_;  // guards link/unlink against list_connections() readers
-  Connection* open_head_ = nullptr;
+  ConnectionEngine* open_head_ = nullptr;
   std::size_t open_count_ = 0;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer drain_timer_;

@@ -1,5 +1,5 @@
 // Test that header file is self-contained.
-#include <connkit/read_buffer.hpp>
+#include "read_buffer.hpp"
 
 #include <cstring>
 #include <string>

@@ -53,7 +53,7 @@ void BM_PoolAcquireRelease(benchmark::State& state) {
   PoolFixture f;
   f.pool.release(f.pool.acquire());  // the one struct every iteration reuses
   for (auto _ : state) {
-    connkit::Connection& c = f.pool.acquire();
+    connkit::detail::ConnectionEngine& c = f.pool.acquire();
     benchmark::DoNotOptimize(&c);
     f.pool.release(c);
   }
@@ -66,7 +66,7 @@ BENCHMARK(BM_PoolAcquireRelease);
 void BM_PoolAcquireReleaseBurst(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   PoolFixture f;
-  std::vector<connkit::Connection*> held(n);
+  std::vector<connkit::detail::ConnectionEngine*> held(n);
   for (auto*& c : held) c = &f.pool.acquire();
   for (auto* c : held) f.pool.release(*c);
   for (auto _ : state) {

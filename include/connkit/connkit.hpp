@@ -6,7 +6,6 @@
 #include <connkit/log.hpp>
 #include <connkit/options.hpp>
 #include <connkit/protocol_handler.hpp>
-#include <connkit/read_buffer.hpp>
 #include <connkit/reply_list.hpp>
 #include <connkit/server.hpp>
 #include <connkit/stats.hpp>

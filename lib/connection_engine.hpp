@@ -1,0 +1,193 @@
+#pragma once
+
+#include <utility>  // before Asio (Boost 1.74)
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <boost/system/error_code.hpp>
+
+#include <connkit/conn_state.hpp>
+#include <connkit/connection.hpp>
+#include <connkit/options.hpp>
+#include <connkit/protocol_handler.hpp>
+#include <connkit/reply_list.hpp>
+
+#include "handler_slot.hpp"
+#include "read_buffer.hpp"
+
+namespace connkit::detail {
+
+class Worker;
+struct DatagramPeer;
+
+/// How a connection is closing, beside its ConnState (which says what it does now).
+/// Set only by the state machine (drive_machine.cpp).
+enum class Closing : std::uint8_t {
+  no,        ///< serving
+  abort,     ///< close once the pending operation ends; queued replies are dropped
+  flush,     ///< send what is queued, then close gracefully (FIN, then linger)
+  lingering, ///< writes shut down; input is discarded until EOF or the linger timeout
+};
+
+/// The library's side of one pooled connection: the socket, its buffers, readiness, body
+/// progress, the close sub-state, the worker's list links, and the state machine
+/// (memcached's `conn` with drive_machine). Handlers see only its Connection facade.
+///
+/// Files: lifecycle and buffers in connection.cpp, every state transition in
+/// drive_machine.cpp, socket reads and sends in connection_io.cpp.
+/// Used on its worker's thread only, except state() and last_active() (relaxed atomics,
+/// read by Server::connections()).
+class ConnectionEngine {
+ public:
+  ConnectionEngine(Worker& worker, unsigned listener, std::unique_ptr<ProtocolHandler> handler);
+  ~ConnectionEngine();
+  ConnectionEngine(const ConnectionEngine&) = delete;
+  ConnectionEngine& operator=(const ConnectionEngine&) = delete;
+
+  // --- What the Connection facade forwards to -------------------------------------------
+  Connection& facade() noexcept { return facade_; }
+  ReplyList& output() {
+    if (out_ == nullptr) borrow_output();
+    return *out_;
+  }
+  std::size_t pending_output() const noexcept { return out_ != nullptr ? out_->pending_bytes() : 0; }
+  ConnState state() const noexcept { return state_.load(std::memory_order_relaxed); }
+  int fd() const noexcept { return fd_; }
+  unsigned listener() const noexcept { return listener_; }
+  Worker& worker() const noexcept { return worker_; }
+  ProtocolHandler& handler() noexcept { return *handler_; }
+  std::chrono::steady_clock::time_point last_active() const noexcept {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_active_.load(std::memory_order_relaxed)));
+  }
+  std::string peer_address();
+
+  // --- Lifecycle, called by the worker (drive_machine.cpp) ------------------------------
+  /// Makes this a UDP listener's connection (one datagram is one input).
+  void make_datagram();
+  bool is_datagram() const noexcept { return dgram_ != nullptr; }
+  /// Serves a newly accepted (or datagram) socket already registered with the Poller.
+  void open(int fd);
+  /// Closes from outside the state machine: at once (`flush_first` false) or after the
+  /// queued replies are sent (a graceful stop). The first reason given is kept.
+  void kick(boost::system::error_code reason, bool flush_first);
+  /// Idle in a read: the idle sweep may close it.
+  bool waiting_for_input() const noexcept;
+  /// In a graceful close's drain of input.
+  bool lingering() const noexcept { return closing_ == Closing::lingering; }
+  /// The descriptor as Server::connections() may read it from any thread (-1 once closed).
+  int listed_fd() const noexcept { return fd_number_.load(std::memory_order_relaxed); }
+
+  // --- Readiness, delivered by the Poller ------------------------------------------------
+  /// Edge-triggered epoll events for this socket.
+  void on_poll(std::uint32_t events);
+  /// A reply the Poller sent for us through its ring: bytes sent, or -errno.
+  void on_sent(int result);
+
+  /// The worker's list of open connections (Worker::link / unlink own these).
+  ConnectionEngine* list_prev = nullptr;
+  ConnectionEngine* list_next = nullptr;
+
+ private:
+  enum class Io : unsigned char { done, again, eof, error };
+  enum class Wait : unsigned char { none, read, write };
+  /// What drive() does after a step: run the next state, or return to the event loop.
+  enum class Next : unsigned char { go_on, stop };
+
+  // Buffers (connection.cpp).
+  void borrow_output();
+  void return_output() noexcept;
+  void return_read_buffer() noexcept;
+  bool grow_read_buffer(std::size_t at_least);
+  bool has_output() const noexcept { return out_ != nullptr && !out_->empty(); }
+  void touch_active() noexcept;
+  /// Keeps the first reason the connection is closing for (on_close, the close log line).
+  void set_close_reason(boost::system::error_code reason) noexcept {
+    if (!close_reason_) close_reason_ = reason;
+  }
+
+  // The state machine (drive_machine.cpp): one step per state.
+  void drive();
+  void set_state(ConnState next);
+  Next step_new_cmd();
+  Next step_waiting();
+  Next step_read();
+  Next step_nread();
+  Next step_nread_into();
+  Next step_swallow();
+  Next step_write();
+  Next step_closing();
+  Next after_body_read(Io r);
+  // Handler results.
+  template <class Call>
+  Action guarded(Call&& call);
+  void apply(const Action& action);
+  ConnState state_for(const Action& action);
+  void take_transition(const Action& action, ConnState proposed);
+  void need_more_input();
+  void deliver_body();
+  // Waits and resumption.
+  void flush_then(ConnState after);
+  bool wait_for_body();
+  void start_wait(Wait what);
+  void yield();
+  void on_wait_done(const boost::system::error_code& ec);
+  void resume(const boost::system::error_code& ec);
+  void finish_write();
+  bool start_linger();
+  void close_now();
+
+  // Socket I/O (connection_io.cpp).
+  Io read_into(std::span<char> dest, std::size_t& got);
+  Io read_more();
+  Io transmit();
+  bool ring_send();
+  // What a send's result (bytes, or -errno) does to the reply list; nullopt: send more.
+  std::optional<Io> account_send(ssize_t result, std::size_t batch);
+
+  Connection facade_{*this};
+  Worker& worker_;
+  int fd_ = -1;  // registered with the worker's Poller while open
+  std::unique_ptr<ProtocolHandler> handler_;
+  std::unique_ptr<DatagramPeer> dgram_;  // UDP only
+  ReadBuffer rbuf_;
+  ReplyList* out_ = nullptr;  // lent from the worker while replies are queued
+  HandlerSlot slot_;
+  // Written by the worker, read by Server::connections() from any thread: relaxed atomics
+  // (plain moves on x86), as memcached's `stats conns` reads its table unlocked.
+  std::atomic<std::chrono::steady_clock::rep> last_active_{0};
+  std::atomic<int> fd_number_{-1};
+  boost::system::error_code close_reason_;
+
+  // nread / swallow progress
+  char* body_dest_ = nullptr;  // read_body_into destination, else nullptr
+  std::size_t body_size_ = 0;
+  std::size_t body_done_ = 0;
+
+  unsigned listener_;
+  unsigned requests_in_event_ = 0;
+  std::atomic<ConnState> state_{ConnState::closing};
+  ConnState after_write_ = ConnState::new_cmd;
+  Closing closing_ = Closing::no;
+  bool incomplete_ = false;      // the handler said need_more for what is buffered
+  bool op_pending_ = false;      // a readiness wait, a post or a ring send is outstanding
+  Wait poll_wait_ = Wait::none;  // the readiness the worker's Poller will wake us for
+  // Edge-triggered readiness: set by the Poller, cleared once a read or write proves the
+  // socket drained or full. While set, no new edge may come, so the state machine tries
+  // the system call instead of waiting.
+  bool in_ready_ = true;
+  bool out_ready_ = true;
+};
+
+}  // namespace connkit::detail
