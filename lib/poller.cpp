@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/system/system_error.hpp>
 
 
@@ -22,6 +23,9 @@ namespace {
 constexpr int max_events = 128;
 // Replies one wake-up can send through the ring; more go out with send().
 constexpr unsigned ring_entries = 256;
+// How long the start-up check waits for a due Asio timer to wake the set. A reactor that
+// works wakes it at once; only a broken assumption pays this, once per worker.
+constexpr int self_test_timeout_ms = 250;
 
 // epoll_event.data.ptr of the loop mode's two descriptors that are not connections.
 char asio_marker;
@@ -46,11 +50,11 @@ void add_marker(int set, int fd, char* marker, const char* what) {
 
 }  // namespace
 
-Poller::Poller(boost::asio::io_context& io, bool loop, bool ring)
+Poller::Poller(boost::asio::io_context& io, bool loop, bool ring, bool fail_self_test)
     : io_(io), fd_(create_set()), loop_(loop), use_ring_(ring) {
   if (loop_) {
     const int reactor = asio_reactor_descriptor(io);
-    if (reactor < 0) loop_ = false;  // not an epoll reactor: fall back to the watched mode
+    loop_ = reactor >= 0;  // else not a reactor the loop can share: the watched mode
     if (loop_) {
       try {
         wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -62,10 +66,40 @@ Poller::Poller(boost::asio::io_context& io, bool loop, bool ring)
         ::close(fd_);
         throw;
       }
-      return;
+      if (!fail_self_test && reactor_wakes_set()) return;
+      // The loop would sleep through Asio's timers: leave the set to connections only.
+      epoll_event ignored{};
+      (void)::epoll_ctl(fd_, EPOLL_CTL_DEL, reactor, &ignored);
+      ::close(wake_fd_);
+      wake_fd_ = -1;
+      loop_ = false;
     }
   }
   watch_.emplace(io, fd_);  // owns fd_ from here
+}
+
+bool Poller::reactor_wakes_set() {
+  // The loop's one assumption about Asio: the descriptor asio_reactor_descriptor() gave
+  // becomes readable when a timer falls due, and io_context::poll() then runs the timer's
+  // handler. Checked once, before the io_context runs anywhere, with a zero-delay timer.
+  bool fired = false;
+  bool woke = false;
+  {
+    boost::asio::steady_timer timer(io_);
+    timer.expires_after(std::chrono::nanoseconds(0));
+    timer.async_wait([&fired](const boost::system::error_code& ec) { fired = !ec; });
+    epoll_event events[4];
+    int n;
+    do {
+      n = ::epoll_wait(fd_, events, 4, self_test_timeout_ms);
+    } while (n < 0 && errno == EINTR);
+    for (int i = 0; i < n; ++i) woke = woke || events[i].data.ptr == &asio_marker;
+    if (woke) io_.poll();
+    timer.cancel();  // not fired: its handler runs (aborted) in the poll below
+  }
+  io_.poll();
+  io_.restart();  // poll() stopped the io_context when it ran out of work
+  return woke && fired;
 }
 
 Poller::~Poller() {

@@ -36,7 +36,10 @@ class ConnectionEngine;
 ///   are delivered outside the io_context's run(), where Asio queues what completes at
 ///   once (a post, a cancelled timer) without waking anybody: code on that path that
 ///   touches the io_context calls note_post(), and the loop runs the io_context's ready
-///   handlers (io_context::poll) before it blocks again.
+///   handlers (io_context::poll) before it blocks again. Asio has no public accessor for
+///   its reactor's descriptor: asio_reactor.hpp reads it only where the Asio version and
+///   backend are known (compile time), and the constructor checks that a due timer wakes
+///   the set (run time); anything else falls back to the watched mode.
 ///
 /// Replies made while readiness is delivered go out together at the end of the batch,
 /// through one io_uring_enter (SendRing), when the ring is available.
@@ -46,10 +49,12 @@ class ConnectionEngine;
 /// keeps ~270 bytes of reactor state per socket (docs/performance.md has the measurements).
 class Poller {
  public:
-  /// Creates the epoll set; `loop` selects the loop mode (run() then drives the thread);
-  /// `ring` lets replies go out through a SendRing. Throws boost::system::system_error if
-  /// the kernel refuses the set.
-  Poller(boost::asio::io_context& io, bool loop, bool ring);
+  /// Creates the epoll set; `loop` asks for the loop mode (run() then drives the thread),
+  /// which is taken only where Asio's reactor can share the set and a start-up check shows
+  /// that a due timer wakes it (`fail_self_test` makes that check fail, for tests); else
+  /// the watched mode. `ring` lets replies go out through a SendRing. Call before the
+  /// io_context runs anywhere. Throws boost::system::system_error if the kernel refuses the set.
+  Poller(boost::asio::io_context& io, bool loop, bool ring, bool fail_self_test = false);
   ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
@@ -80,6 +85,7 @@ class Poller {
   bool defer_send(int fd, const iovec& bytes, ConnectionEngine* c) noexcept;
 
  private:
+  bool reactor_wakes_set();
   void arm();
   void dispatch();
   void deliver(const epoll_event* events, int n);

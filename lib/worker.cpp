@@ -28,7 +28,7 @@ Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, 
       options_(server.options()),
       index_(index),
       io_(io),
-      poller_(io, owned_thread, options_.io_uring),
+      poller_(io, owned_thread && options_.own_loop, options_.io_uring),
       read_buffers_(options_.read_buffer_size, counters_),
       reply_lists_(options_.write_buffer_size),
       sweep_timer_(io),
@@ -37,6 +37,9 @@ Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, 
     pools_.push_back(std::make_unique<ConnectionPool>(*this, l, options_.listeners[l].handler, counters_.conn_structs));
   }
   if (owned_thread) guard_.emplace(io.get_executor());
+  if (owned_thread && options_.own_loop && !poller_.loop_mode()) {
+    logf(options_, 1, "worker %u: Asio's reactor cannot wake the worker's epoll set; io_context::run() drives it", index_);
+  }
 }
 
 Worker::~Worker() = default;

@@ -150,6 +150,13 @@ TEST_CASE("option -o implements idle_timeout and ignores memcached's tuning opti
     CHECK(first_message(bad) == "Illegal suboption \"bogus\"");
     CHECK(parse({"-o", "ext_path=/mnt/x:1G"}).action == CliAction::fail);
   }
+  SECTION("no_own_loop hands the workers to Asio's run(); it takes no value") {
+    CHECK(r.config.server.own_loop);
+    const CliResult off = parse({"-o", "no_own_loop"});
+    REQUIRE(off.action == CliAction::run);
+    CHECK_FALSE(off.config.server.own_loop);
+    CHECK(parse({"-o", "no_own_loop=1"}).action == CliAction::fail);
+  }
   SECTION("no_io_uring turns the send ring off; it takes no value") {
     CHECK(r.config.server.io_uring);
     const CliResult off = parse({"-o", "no_io_uring"});

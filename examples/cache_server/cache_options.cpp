@@ -305,6 +305,10 @@ class Parser {
         result_.config.server.io_uring = false;
         continue;
       }
+      if (name == "no_own_loop" && !has_value) {  // cache_server's own: Asio's run() drives the workers
+        result_.config.server.own_loop = false;
+        continue;
+      }
       const Suboption* known = nullptr;
       for (const Suboption& s : ignored_suboptions) {
         if (s.name == name) known = &s;

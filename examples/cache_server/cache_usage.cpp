@@ -60,6 +60,7 @@ std::string cache_server_usage() {
          "   - idle_timeout:        timeout for idle connections. (default: " +
          n(std::chrono::duration_cast<std::chrono::seconds>(server.idle_timeout).count()) + ", no timeout)\n" +
          "   - no_io_uring:         send replies with send(), not in one io_uring_enter per wake-up\n"
+         "   - no_own_loop:         workers wait in Asio's run(), not in their own epoll set\n"
          "   - memcached's slab, LRU, hash and logger tuning options are accepted and ignored\n";
 }
 

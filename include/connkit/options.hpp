@@ -60,6 +60,10 @@ struct ServerOptions {
   std::size_t output_high_water = 1 << 20; ///< queued reply bytes that make the connection write before parsing more
   std::chrono::milliseconds stop_timeout{5000};  ///< graceful stop: how long queued replies may take to flush
   bool io_uring = true;                    ///< send each wake-up's replies with one io_uring_enter where the kernel allows
+  /// Owned worker threads block in their own epoll set, one epoll_wait per wake-up
+  /// (docs/architecture.md, the worker loop); false, or where Asio's reactor cannot share
+  /// the set, Asio's run() drives them as on a host io_context. Ignored on a host io_context.
+  bool own_loop = true;
   int verbosity = 0;                       ///< 0 quiet, 1 = -v, 2 = -vv, 3 = -vvv
   LogSink log;                             ///< where log lines go; empty = nowhere
   FaultInjection faults;                   ///< failure injection for tests
