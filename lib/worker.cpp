@@ -57,11 +57,11 @@ void Worker::run() {
   }
 }
 
-void Worker::adopt(int fd, unsigned listener) {
+ConnectionEngine* Worker::adopt(int fd, unsigned listener) {
   if (draining_) {
     ::close(fd);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
-    return;
+    return nullptr;
   }
   ConnectionEngine* c = nullptr;
   try {
@@ -73,7 +73,7 @@ void Worker::adopt(int fd, unsigned listener) {
     logf(options_, 1, "Failed to allocate a connection object for fd %d", fd);
     ::close(fd);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
-    return;
+    return nullptr;
   }
   boost::system::error_code ec;
   if (options_.faults.fail_register && options_.faults.fail_register()) {
@@ -87,12 +87,13 @@ void Worker::adopt(int fd, unsigned listener) {
     ::close(fd);
     pools_[listener]->release(*c);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
-    return;
+    return nullptr;
   }
   link(*c);
   counters_.curr_conns.add();
   counters_.total_conns.add();
   c->open(fd);
+  return c;
 }
 
 void Worker::adopt_datagram(int fd, unsigned listener) {

@@ -58,8 +58,9 @@ class Worker {
     poller_.wake();
   }
   /// Takes an accepted, non-blocking stream socket (memcached's dispatch_conn_new target).
-  /// The acceptor already counted it as live. On the worker's thread.
-  void adopt(int fd, unsigned listener);
+  /// The acceptor already counted it as live. On the worker's thread. Returns the
+  /// connection, or nullptr if it was refused (the socket is closed then).
+  ConnectionEngine* adopt(int fd, unsigned listener);
   /// Takes this worker's copy of a bound UDP socket. On the worker's thread.
   void adopt_datagram(int fd, unsigned listener);
   /// Graceful stop: close idle connections, flush the rest until the deadline. On the thread.

@@ -5,16 +5,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/conn_state_string.hpp"
+
 #include <connkit/error.hpp>
 #include <connkit/protocol_handler.hpp>
 #include <connkit/stats.hpp>
 
-namespace Catch {
-template <>
-struct StringMaker<connkit::ConnState> {
-  static std::string convert(connkit::ConnState s) { return std::string(connkit::to_string(s)); }
-};
-}  // namespace Catch
 
 TEST_CASE("states print with memcached's names", "[conn_state]") {
   using connkit::ConnState;
