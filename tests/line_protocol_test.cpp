@@ -7,38 +7,12 @@
 
 #include "support/client.hpp"
 #include "support/line_server.hpp"
+#include "support/line_script.hpp"
 
 using connkit::test::Client;
 
-namespace {
-
-const std::string script =
-    "PING\r\n"
-    "ECHO 5\r\nhello\r\n"
-    "PUT 3\r\nabc\r\n"
-    "GET\r\n"
-    "DROP 4\r\nxxxx"
-    "NOPE\r\n"
-    "ECHO x\r\n"
-    "ECHO 70000\r\n" + std::string(70000, 'z') + "\r\n"
-    "ECHO 2\r\nabXY"
-    "PING\r\n"
-    "ECHO 0\r\n\r\n";
-
-const std::string expected =
-    "PONG\r\n"
-    "OK 5\r\nhello\r\n"
-    "STORED\r\n"
-    "VALUE 3\r\nabc\r\n"
-    "DROPPED\r\n"
-    "ERROR\r\n"
-    "CLIENT_ERROR bad command line format\r\n"
-    "SERVER_ERROR object too large\r\n"
-    "CLIENT_ERROR bad data chunk\r\n"
-    "PONG\r\n"
-    "OK 0\r\n\r\n";
-
-}  // namespace
+using connkit::test::line_script;
+using connkit::test::line_script_replies;
 
 TEST_CASE("pipelined requests give byte-exact replies in order whatever the packet boundaries", "[loopback][line]") {
   const auto chunk = GENERATE(as<std::size_t>{}, 1, 2, 5, 13, 100, 4096, 1000000);
@@ -46,10 +20,10 @@ TEST_CASE("pipelined requests give byte-exact replies in order whatever the pack
   connkit::Server server(connkit::test::line_options(2));
   server.start();
   Client c = Client::tcp(server.port());
-  for (std::size_t at = 0; at < script.size(); at += chunk) {
-    REQUIRE(c.send_all(std::string_view(script).substr(at, chunk)));
+  for (std::size_t at = 0; at < line_script.size(); at += chunk) {
+    REQUIRE(c.send_all(std::string_view(line_script).substr(at, chunk)));
   }
-  CHECK(c.recv_n(expected.size()) == expected);
+  CHECK(c.recv_n(line_script_replies.size()) == line_script_replies);
 }
 
 TEST_CASE("BYE flushes its reply and then closes; QUIT closes at once", "[loopback][line]") {
