@@ -360,7 +360,7 @@ void Connection::on_poll(std::uint32_t events) {
 }
 
 void Connection::yield() {
-  worker_.counters().conn_yields.add();
+  worker_.counters()[&ConnectionStats::conn_yields].add();
   op_pending_ = true;
   auto resume = [this] { on_wait_done({}); };
   boost::asio::post(worker_.io(), detail::SlotBound<decltype(resume)>(slot_, resume));
@@ -489,7 +489,7 @@ Connection::Io Connection::read_into(std::span<char> dest, std::size_t& got) {
       // data stalls only itself): data arriving after it raises a new edge. A datagram
       // socket may hold more datagrams whatever the size.
       if (dgram_ == nullptr && got < dest.size()) in_ready_ = false;
-      worker_.counters().bytes_read.add(got);
+      worker_.counters()[&ConnectionStats::bytes_read].add(got);
       if (!lingering_) touch_active();
       return Io::done;
     }
@@ -538,7 +538,7 @@ Connection::Io Connection::transmit() {
 std::optional<Connection::Io> Connection::account_send(ssize_t result, std::size_t batch) {
   if (result >= 0) {
     const auto sent = static_cast<std::size_t>(result);
-    worker_.counters().bytes_written.add(sent);
+    worker_.counters()[&ConnectionStats::bytes_written].add(sent);
     out_->consume(sent);
     if (out_->empty()) return Io::done;
     if (sent < batch) {  // the socket buffer is full: wait for room

@@ -34,7 +34,8 @@ Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, 
       sweep_timer_(io),
       drain_timer_(io) {
   for (unsigned l = 0; l < options_.listeners.size(); ++l) {
-    pools_.push_back(std::make_unique<ConnectionPool>(*this, l, options_.listeners[l].handler, counters_.conn_structs));
+    pools_.push_back(std::make_unique<ConnectionPool>(*this, l, options_.listeners[l].handler,
+                                                      counters_[&ConnectionStats::conn_structs]));
   }
   if (owned_thread) guard_.emplace(io.get_executor());
 }
@@ -66,7 +67,7 @@ void Worker::adopt(int fd, unsigned listener) {
     c = &pools_[listener]->acquire();
   } catch (...) {
     // memcached's conn_new failure: refuse this client, keep serving the others.
-    counters_.malloc_fails.add();
+    counters_[&ConnectionStats::malloc_fails].add();
     logf(options_, 1, "Failed to allocate a connection object for fd %d", fd);
     ::close(fd);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
@@ -88,8 +89,8 @@ void Worker::adopt(int fd, unsigned listener) {
   }
   c->fd_ = fd;
   link(*c);
-  counters_.curr_conns.add();
-  counters_.total_conns.add();
+  counters_[&ConnectionStats::curr_conns].add();
+  counters_[&ConnectionStats::total_conns].add();
   c->open(fd);
 }
 
@@ -109,7 +110,7 @@ void Worker::adopt_datagram(int fd, unsigned listener) {
     c->fd_ = fd;
     datagram_conns_.push_back(std::move(c));
   } catch (const std::exception& e) {
-    counters_.malloc_fails.add();
+    counters_[&ConnectionStats::malloc_fails].add();
     logf(options_, 1, "<%d could not set up the UDP listener: %s", fd, e.what());
     ::close(fd);
     return;
@@ -146,7 +147,7 @@ void Worker::release(Connection& c) noexcept {
     // The slot is free for the acceptor before the gauge says so: a caller that sees
     // curr_connections drop can connect again.
     server_.live().fetch_sub(1, std::memory_order_release);
-    counters_.curr_conns.sub();
+    counters_[&ConnectionStats::curr_conns].sub();
     pools_[c.listener_]->release(c);
   }
   maybe_finish();
@@ -205,7 +206,7 @@ void Worker::sweep() {
       c->kick(make_error_code(errc::idle_timeout), false);
     } else if (options_.idle_timeout.count() > 0 && c->waiting_for_input() &&
                now - c->last_active() >= options_.idle_timeout) {
-      counters_.idle_kicks.add();
+      counters_[&ConnectionStats::idle_kicks].add();
       logf(options_, 2, "<%d idle timeout, closing", c->native_handle());
       c->kick(make_error_code(errc::idle_timeout), false);
     }

@@ -208,6 +208,40 @@ TEST_CASE("quit flushes earlier replies and closes", "[cache][text]") {
   CHECK(got == "STORED\r\n");
 }
 
+TEST_CASE("stats lists memcached's names in memcached's order", "[cache][text][stats]") {
+  CacheFixture f;
+  Client c = f.client();
+  const std::string text = stats_reply(c, "stats\r\n");
+  std::string names;
+  for (std::size_t at = text.find("STAT "); at != std::string::npos; at = text.find("STAT ", at + 1)) {
+    const std::size_t end = text.find(' ', at + 5);
+    names += text.substr(at + 5, end - at - 5) + " ";
+  }
+  CHECK(names ==
+        "pid uptime time version pointer_size rusage_user rusage_system max_connections curr_connections "
+        "total_connections rejected_connections connection_structures read_buf_oom cmd_get cmd_set cmd_flush "
+        "cmd_touch get_hits get_misses get_expired get_flushed delete_misses delete_hits incr_misses incr_hits "
+        "decr_misses decr_hits cas_misses cas_hits cas_badval touch_hits touch_misses store_too_large "
+        "store_no_memory bytes_read bytes_written limit_maxbytes accepting_conns listen_disabled_num "
+        "time_in_listen_disabled_us threads conn_yields idle_kicks malloc_fails read_buf_count read_buf_bytes "
+        "read_buf_bytes_free bytes curr_items total_items expired_unfetched evicted_unfetched evictions reclaimed ");
+}
+
+TEST_CASE("stats reset restarts the connection totals and keeps the gauges", "[cache][text][stats]") {
+  CacheFixture f;
+  Client other = f.client();
+  EXPECT_REPLY(other, "version\r\n", "VERSION 1.6.18-connkit\r\n");
+  Client c = f.client();
+  EXPECT_REPLY(c, "stats reset\r\n", "RESET\r\n");
+  const std::string text = stats_reply(c, "stats\r\n");
+  CHECK(connkit::test::number_after(text, "STAT curr_connections ") == 2);
+  CHECK(connkit::test::number_after(text, "STAT connection_structures ") >= 2);
+  CHECK(text.find("STAT total_connections 0\r\n") != std::string::npos);
+  // Counted from the reset: "stats\r\n" in, "RESET\r\n" out (this reply is not sent yet).
+  CHECK(text.find("STAT bytes_read 7\r\n") != std::string::npos);
+  CHECK(text.find("STAT bytes_written 7\r\n") != std::string::npos);
+}
+
 TEST_CASE("stats conns lists the listener and each connection with its state", "[cache][text][stats]") {
   CacheFixture f;
   Client idle = f.client();

@@ -65,13 +65,9 @@ ServerStats Endpoint::connection_stats() const {
   const ConnectionStats base = *connection_baseline_;
   baseline_lock_.clear(std::memory_order_release);
   // memcached's stats_reset() zeroes these totals; gauges (curr_*, structures) stay.
-  subtract(s.total.total_conns, base.total_conns);
-  subtract(s.total.rejected_conns, base.rejected_conns);
-  subtract(s.total.conn_yields, base.conn_yields);
-  subtract(s.total.listen_disabled_num, base.listen_disabled_num);
-  subtract(s.total.malloc_fails, base.malloc_fails);
-  subtract(s.total.bytes_read, base.bytes_read);
-  subtract(s.total.bytes_written, base.bytes_written);
+  for (const ConnectionStatField& c : connection_stat_fields) {
+    if (c.reset) subtract(s.total.*(c.field), base.*(c.field));
+  }
   return s;
 }
 
