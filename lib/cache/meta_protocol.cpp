@@ -302,7 +302,8 @@ Action TextHandler::process_meta_set(Connection& conn, Tokens t, std::size_t use
   ItemRef item = store.allocate(key, of.client_flags, of.exptime, value_size);
   if (!item) {
     const bool too_large = store.too_large(key.size(), value_size);
-    counters(conn)[too_large ? &CommandStats::store_too_large : &CommandStats::store_no_memory].add();
+    CommandCounters& stats = counters(conn);
+    (too_large ? stats[&CommandStats::store_too_large] : stats[&CommandStats::store_no_memory]).add();
     store.remove(key);  // no stale value may survive a failed set
     return fail(too_large ? "SERVER_ERROR object too large for cache" : "SERVER_ERROR out of memory storing object");
   }
@@ -415,7 +416,7 @@ void TextHandler::process_meta_arithmetic(Connection& conn, Tokens t) {
       if (created) {
         noreply_ = false;  // memcached elides only the reply for an existing item
       } else {
-        stats[increment ? &CommandStats::incr_hits : &CommandStats::decr_hits].add();
+        (increment ? stats[&CommandStats::incr_hits] : stats[&CommandStats::decr_hits]).add();
       }
       break;
     case ArithResult::non_numeric:
@@ -423,7 +424,7 @@ void TextHandler::process_meta_arithmetic(Connection& conn, Tokens t) {
     case ArithResult::no_memory:
       return out_errstring(conn, "SERVER_ERROR out of memory");
     case ArithResult::not_found:
-      stats[increment ? &CommandStats::incr_misses : &CommandStats::decr_misses].add();
+      (increment ? stats[&CommandStats::incr_misses] : stats[&CommandStats::decr_misses]).add();
       line.text("NF");
       noreply_ = false;
       break;

@@ -252,7 +252,7 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
     ItemRef item = touch ? endpoint_.store().get_and_touch(key, exptime, &why) : endpoint_.store().get(key, &why);
     if (touch) {
       stats[&CommandStats::cmd_touch].add();
-      stats[item ? &CommandStats::touch_hits : &CommandStats::touch_misses].add();
+      (item ? stats[&CommandStats::touch_hits] : stats[&CommandStats::touch_misses]).add();
     } else {
       stats[&CommandStats::cmd_get].add();
       if (item) {
@@ -399,7 +399,7 @@ void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool inc
   CommandCounters& stats = counters(conn);
   switch (endpoint_.store().arithmetic(key, increment, delta, value)) {
     case ArithResult::ok: {
-      stats[increment ? &CommandStats::incr_hits : &CommandStats::decr_hits].add();
+      (increment ? stats[&CommandStats::incr_hits] : stats[&CommandStats::decr_hits]).add();
       char digits[24];
       const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
       out_string(conn, std::string_view(digits, static_cast<std::size_t>(end - digits)));
@@ -413,7 +413,7 @@ void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool inc
       break;
     case ArithResult::exists:  // only with a CAS check, which incr/decr never ask for
     case ArithResult::not_found:
-      stats[increment ? &CommandStats::incr_misses : &CommandStats::decr_misses].add();
+      (increment ? stats[&CommandStats::incr_misses] : stats[&CommandStats::decr_misses]).add();
       out_string(conn, "NOT_FOUND");
       break;
   }
