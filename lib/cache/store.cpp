@@ -32,6 +32,7 @@ constexpr std::int64_t max_reclaim_interval = 16;
 constexpr std::size_t smallest_chunk_extra = 48;
 
 static_assert(sizeof(void*) != 8 || sizeof(Item) == 96, "the item header stays at 96 bytes");
+static_assert(max_key_length <= UINT8_MAX, "Item keeps the key size in a byte");
 
 // Seconds are all the store needs: the coarse clock is the kernel's last tick, read without
 // touching a hardware time source.
@@ -143,7 +144,7 @@ Item* Store::new_item(std::string_view key, std::size_t value_size) noexcept {
 
 ItemRef Store::allocate(std::string_view key, std::uint32_t flags, std::int64_t client_exptime,
                         std::size_t value_size) {
-  if (key.empty() || key.size() > 250 || too_large(key.size(), value_size)) return {};
+  if (key.empty() || key.size() > max_key_length || too_large(key.size(), value_size)) return {};
   Item* item = new_item(key, value_size);
   if (item == nullptr) return {};
   item->flags_ = flags;

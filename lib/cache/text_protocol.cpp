@@ -15,7 +15,6 @@
 namespace connkit::cache::detail {
 namespace {
 
-constexpr std::size_t key_max_length = 250;          // memcached's KEY_MAX_LENGTH
 constexpr unsigned max_verbosity = 2;                // memcached's MAX_VERBOSITY_LEVEL
 
 bool starts_with(std::string_view s, std::string_view prefix) noexcept {
@@ -241,8 +240,8 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
     }
     return true;
   };
-  // A key over 250 bytes anywhere makes the whole command an error (and nothing else is sent).
-  if (!for_each_key([](std::string_view key) { return key.size() <= key_max_length; })) {
+  // A key over max_key_length bytes anywhere makes the whole command an error (and nothing else is sent).
+  if (!for_each_key([](std::string_view key) { return key.size() <= max_key_length; })) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return Action::consumed(used);
   }
@@ -286,7 +285,7 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
 Action TextHandler::process_update(Connection& conn, const Tokens& t, std::size_t used, StoreMode mode) {
   set_noreply_maybe(t);
   const std::string_view key = t.token[1];
-  if (key.size() > key_max_length) {
+  if (key.size() > max_key_length) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return Action::consumed(used);
   }
@@ -370,7 +369,7 @@ void TextHandler::process_delete(Connection& conn, const Tokens& t) {
     }
   }
   const std::string_view key = t.token[1];
-  if (key.size() > key_max_length) {
+  if (key.size() > max_key_length) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return;
   }
@@ -386,7 +385,7 @@ void TextHandler::process_delete(Connection& conn, const Tokens& t) {
 void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool increment) {
   set_noreply_maybe(t);
   const std::string_view key = t.token[1];
-  if (key.size() > key_max_length) {
+  if (key.size() > max_key_length) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return;
   }
@@ -422,7 +421,7 @@ void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool inc
 void TextHandler::process_touch(Connection& conn, const Tokens& t) {
   set_noreply_maybe(t);
   const std::string_view key = t.token[1];
-  if (key.size() > key_max_length) {
+  if (key.size() > max_key_length) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return;
   }

@@ -21,6 +21,10 @@ using Clock = std::function<std::int64_t()>;
 /// is read beyond what the kernel already keeps for the current tick).
 Clock system_clock();
 
+/// The longest key, in bytes (memcached's KEY_MAX_LENGTH): longer keys are refused by the
+/// protocols and by Store::allocate().
+inline constexpr std::size_t max_key_length = 250;
+
 /// What a Store is built from.
 struct StoreOptions {
   /// Bytes for keys, values and item overhead (memcached's -m): a bound on all item memory,
@@ -211,8 +215,9 @@ class Store {
   std::int64_t absolute_exptime(std::int64_t client_exptime) const noexcept;
 
   /// Makes an unlinked item with room for `value_size` bytes plus "\r\n" (fill it through
-  /// value_with_crlf()). Null if the item would exceed item_size_max, or if memory cannot
-  /// be found. `client_exptime` follows absolute_exptime().
+  /// value_with_crlf()). Null if the key is empty or longer than max_key_length, if the item
+  /// would exceed item_size_max, or if memory cannot be found. `client_exptime` follows
+  /// absolute_exptime().
   ItemRef allocate(std::string_view key, std::uint32_t flags, std::int64_t client_exptime, std::size_t value_size);
   /// True if an item for this key and value size would exceed item_size_max.
   bool too_large(std::size_t key_size, std::size_t value_size) const noexcept;
