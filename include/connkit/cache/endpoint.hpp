@@ -123,11 +123,9 @@ class Endpoint {
   const Server* server_ = nullptr;
   std::int64_t started_;
   std::atomic<int> verbosity_;
+  struct Baseline;
   std::unique_ptr<detail::CommandCounters[]> counters_;  // one per possible worker
-  std::unique_ptr<CommandStats> baseline_;              // subtracted after `stats reset`
-  std::unique_ptr<ConnectionStats> connection_baseline_;
-  std::unique_ptr<StoreStats> store_baseline_;
-  mutable std::atomic_flag baseline_lock_ = ATOMIC_FLAG_INIT;
+  std::unique_ptr<Baseline> baseline_;                  // subtracted after `stats reset`
 };
 
 /// Workers an Endpoint keeps counters for (worker indexes at or above it share the last slot).
