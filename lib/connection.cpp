@@ -41,7 +41,9 @@ Transport Connection::transport() const noexcept { return worker_.options().list
 
 unsigned Connection::worker_index() const noexcept { return worker_.index(); }
 
-int Connection::verbosity() const noexcept { return worker_.options().verbosity; }
+int Connection::verbosity() const noexcept { return worker_.logger().verbosity(); }
+
+void Connection::set_verbosity(int level) noexcept { worker_.logger().set_verbosity(level); }
 
 void Connection::log(int level, std::string_view line) const { worker_.log(level, line); }
 
@@ -94,7 +96,7 @@ void Connection::open(int fd) {
   fd_number_.store(fd, std::memory_order_relaxed);
   set_state(ConnState::new_cmd);
   if (dgram_ == nullptr) {
-    detail::logf(worker_.options(), 2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),
+    detail::logf(worker_.logger(), 2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),
                  handler_->protocol_name().data());
   }
   try {

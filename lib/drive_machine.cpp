@@ -39,17 +39,17 @@ Action Connection::guarded(Call&& call) {
   try {
     return call();
   } catch (const std::exception& e) {
-    detail::logf(worker_.options(), 1, "<%d protocol handler threw: %s", native_handle(), e.what());
+    detail::logf(worker_.logger(), 1, "<%d protocol handler threw: %s", native_handle(), e.what());
   } catch (...) {
-    detail::logf(worker_.options(), 1, "<%d protocol handler threw", native_handle());
+    detail::logf(worker_.logger(), 1, "<%d protocol handler threw", native_handle());
   }
   if (!close_reason_) close_reason_ = make_error_code(errc::protocol_close);
   return Action::close();
 }
 
 void Connection::set_state(ConnState next) {
-  if (next != state_ && worker_.options().verbosity >= 3) {
-    detail::logf(worker_.options(), 3, "%d: going from %s to %s", fd_, to_string(state_).data(),
+  if (next != state_ && worker_.logger().enabled(3)) {
+    detail::logf(worker_.logger(), 3, "%d: going from %s to %s", fd_, to_string(state_).data(),
                  to_string(next).data());
   }
   state_.store(next, std::memory_order_relaxed);
@@ -210,7 +210,7 @@ void Connection::apply(const Action& action) {
     return;
   }
   if (action.consumed_bytes() > rbuf_.size()) {
-    detail::logf(worker_.options(), 1, "<%d handler consumed %zu bytes of %zu", fd_, action.consumed_bytes(),
+    detail::logf(worker_.logger(), 1, "<%d handler consumed %zu bytes of %zu", fd_, action.consumed_bytes(),
                  rbuf_.size());
     if (!close_reason_) close_reason_ = make_error_code(errc::bad_action);
     set_state(ConnState::closing);
@@ -273,7 +273,7 @@ void Connection::apply(const Action& action) {
     }
     chosen = next;
   } else if (chosen != next && chosen != ConnState::closing) {
-    detail::logf(worker_.options(), 1, "<%d transition() chose %s after %s; keeping %s", fd_, to_string(chosen).data(),
+    detail::logf(worker_.logger(), 1, "<%d transition() chose %s after %s; keeping %s", fd_, to_string(chosen).data(),
                  to_string(state_).data(), to_string(next).data());
     chosen = next;
   }
@@ -440,7 +440,7 @@ void Connection::close_now() {
     handler_->on_close(*this, close_reason_);
   } catch (...) {
   }
-  detail::logf(worker_.options(), 2, "<%d connection closed.", fd_);
+  detail::logf(worker_.logger(), 2, "<%d connection closed.", fd_);
   if (out_ != nullptr) return_output();  // clears, releasing borrowed bytes
   return_read_buffer();
   fd_number_.store(-1, std::memory_order_relaxed);

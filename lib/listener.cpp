@@ -127,7 +127,7 @@ Acceptor::Acceptor(ServerImpl& server, unsigned listener, boost::asio::io_contex
 }
 
 void Acceptor::start() {
-  logf(server_.options(), 2, "<%d server listening (%s)", socket_.native_handle(),
+  logf(server_.logger(), 2, "<%d server listening (%s)", socket_.native_handle(),
                server_.options().listeners[listener_].name.c_str());
   do_accept();
 }
@@ -163,7 +163,7 @@ void Acceptor::on_readable(const boost::system::error_code& ec) {
       pause();
       return;
     }
-    logf(server_.options(), 1, "accept(): %s", std::strerror(err));
+    logf(server_.logger(), 1, "accept(): %s", std::strerror(err));
     break;
   }
   do_accept();
@@ -176,7 +176,7 @@ void Acceptor::pause() {
   counters_[&ConnectionStats::listen_disabled_num].add();
   paused_since_ = std::chrono::steady_clock::now();
   paused_.store(true, std::memory_order_relaxed);
-  logf(server_.options(), 1, "Too many open connections; accept paused for %lld ms", static_cast<long long>(backoff_.count()));
+  logf(server_.logger(), 1, "Too many open connections; accept paused for %lld ms", static_cast<long long>(backoff_.count()));
   backoff_timer_.expires_after(backoff_);
   backoff_timer_.async_wait([this](const boost::system::error_code& ec) {
     const auto waited = std::chrono::steady_clock::now() - paused_since_;
@@ -205,7 +205,7 @@ void Acceptor::handle(int fd) {
     const std::string& msg = opts.listeners[listener_].reject_message;
     (void)::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
-    logf(server_.options(), 2, "<%d rejected: too many open connections", fd);
+    logf(server_.logger(), 2, "<%d rejected: too many open connections", fd);
     return;
   }
   Worker& worker = own_worker_ != nullptr ? *own_worker_ : server_.next_worker();

@@ -31,7 +31,7 @@ std::string describe(const ListenerOptions& o) {
 }  // namespace
 
 ServerImpl::ServerImpl(ServerOptions options, boost::asio::io_context* host)
-    : options_(std::move(options)), host_(host) {}
+    : options_(std::move(options)), logger_(options_.log, options_.verbosity), host_(host) {}
 
 ServerImpl::~ServerImpl() {
   stop();
@@ -138,7 +138,7 @@ void ServerImpl::stop() noexcept {
     boost::asio::post(accept_io, [this] { close_acceptors_then_drain(); });
   } catch (...) {
     // Posting allocates; without memory the stop cannot be scheduled. Say so; do not throw.
-    log(1, "stop(): could not schedule the stop (out of memory)");
+    logger_.write(1, "stop(): could not schedule the stop (out of memory)");
   }
 }
 
@@ -206,8 +206,6 @@ std::vector<ConnectionInfo> ServerImpl::connections() const {
   return out;
 }
 
-void ServerImpl::log(int level, std::string_view line) const { log_line(options_, level, line); }
-
 
 }  // namespace detail
 
@@ -237,5 +235,7 @@ std::uint16_t Server::port(std::size_t index) const { return impl_->port(index);
 ServerStats Server::stats() const { return impl_->stats(); }
 std::vector<ConnectionInfo> Server::connections() const { return impl_->connections(); }
 const ServerOptions& Server::options() const noexcept { return impl_->options(); }
+int Server::verbosity() const noexcept { return impl_->logger().verbosity(); }
+void Server::set_verbosity(int level) noexcept { impl_->logger().set_verbosity(level); }
 
 }  // namespace connkit

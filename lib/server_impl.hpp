@@ -21,6 +21,7 @@
 
 #include "counters.hpp"
 #include "listener.hpp"
+#include "log_line.hpp"
 #include "worker.hpp"
 
 namespace connkit::detail {
@@ -48,8 +49,8 @@ class ServerImpl {
   std::atomic<std::size_t>& live() noexcept { return live_; }
   /// A worker finished draining.
   void worker_finished() noexcept;
-  /// Writes to the log sink if `level` <= verbosity. Any thread.
-  void log(int level, std::string_view line) const;
+  /// The server's log: the sink and the one runtime verbosity. Any thread.
+  Logger& logger() noexcept { return logger_; }
 
  private:
   void validate(boost::system::error_code& ec) const;
@@ -57,6 +58,7 @@ class ServerImpl {
   void close_acceptors_then_drain();
 
   ServerOptions options_;
+  Logger logger_;  // after options_: it refers to options_.log
   boost::asio::io_context* host_;
   // io_contexts first: destroyed after everything that has sockets on them.
   std::unique_ptr<boost::asio::io_context> accept_io_;

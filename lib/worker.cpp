@@ -26,6 +26,7 @@ constexpr std::chrono::seconds linger_timeout{2};
 Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, bool owned_thread)
     : server_(server),
       options_(server.options()),
+      logger_(server.logger()),
       index_(index),
       io_(io),
       poller_(io, owned_thread, options_.io_uring),
@@ -68,7 +69,7 @@ void Worker::adopt(int fd, unsigned listener) {
   } catch (...) {
     // memcached's conn_new failure: refuse this client, keep serving the others.
     counters_[&ConnectionStats::malloc_fails].add();
-    logf(options_, 1, "Failed to allocate a connection object for fd %d", fd);
+    logf(logger_, 1, "Failed to allocate a connection object for fd %d", fd);
     ::close(fd);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
     return;
@@ -81,7 +82,7 @@ void Worker::adopt(int fd, unsigned listener) {
   }
   if (ec) {
     // The seed's event_add failure path: the struct goes back to the free list.
-    logf(options_, 1, "<%d could not register the connection: %s", fd, ec.message().c_str());
+    logf(logger_, 1, "<%d could not register the connection: %s", fd, ec.message().c_str());
     ::close(fd);
     pools_[listener]->release(*c);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
@@ -111,13 +112,13 @@ void Worker::adopt_datagram(int fd, unsigned listener) {
     datagram_conns_.push_back(std::move(c));
   } catch (const std::exception& e) {
     counters_[&ConnectionStats::malloc_fails].add();
-    logf(options_, 1, "<%d could not set up the UDP listener: %s", fd, e.what());
+    logf(logger_, 1, "<%d could not set up the UDP listener: %s", fd, e.what());
     ::close(fd);
     return;
   }
   Connection& c = *datagram_conns_.back();
   link(c);
-  logf(options_, 2, "<%d server listening (udp)", fd);
+  logf(logger_, 2, "<%d server listening (udp)", fd);
   c.open(fd);
 }
 
@@ -207,7 +208,7 @@ void Worker::sweep() {
     } else if (options_.idle_timeout.count() > 0 && c->waiting_for_input() &&
                now - c->last_active() >= options_.idle_timeout) {
       counters_[&ConnectionStats::idle_kicks].add();
-      logf(options_, 2, "<%d idle timeout, closing", c->native_handle());
+      logf(logger_, 2, "<%d idle timeout, closing", c->native_handle());
       c->kick(make_error_code(errc::idle_timeout), false);
     }
     c = next;
@@ -231,7 +232,7 @@ void Worker::list_connections(std::vector<ConnectionInfo>& out) const {
   }
 }
 
-void Worker::log(int level, std::string_view line) const { log_line(options_, level, line); }
+void Worker::log(int level, std::string_view line) const { logger_.write(level, line); }
 
 
 }  // namespace connkit::detail

@@ -2,14 +2,18 @@
 // with an injected clock for expiry.
 #include <connkit/cache/endpoint.hpp>
 
+#include <cstddef>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "support/cache_fixture.hpp"
+#include "support/log_capture.hpp"
 
 using connkit::test::CacheFixture;
 using connkit::test::Client;
+using connkit::test::eventually;
 using connkit::test::exchange;
 
 TEST_CASE("storage commands and retrieval answer as memcached does", "[cache][text]") {
@@ -255,4 +259,58 @@ TEST_CASE("stats conns lists the listener and each connection with its state", "
   CHECK(text.find(":state conn_read\r\n") != std::string::npos);       // the idle client
   CHECK(text.find(":state conn_parse_cmd\r\n") != std::string::npos);  // this one, mid-command
   CHECK(text.find(":secs_since_last_cmd 0\r\n") != std::string::npos);
+}
+
+namespace {
+
+/// The N of the first "<N new ascii client connection." line; -1 if there is none.
+long new_connection_fd(const std::vector<std::string>& lines) {
+  const std::string suffix = " new ascii client connection.";
+  for (const std::string& l : lines) {
+    if (l.size() > suffix.size() + 1 && l[0] == '<' && l.compare(l.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return std::stol(l.substr(1, l.size() - suffix.size() - 1));
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("the verbosity command sets the server's log level for every connection", "[cache][text][log]") {
+  connkit::test::LogCapture capture;
+  CacheFixture f(64u << 20, 1u << 20, capture.sink());  // verbosity 0
+  Client admin = f.client();
+  EXPECT_REPLY(admin, "version\r\n", "VERSION 1.6.18-connkit\r\n");
+  CHECK(capture.snapshot().empty());
+
+  // Raised from a connection, for the whole server: a later connection logs -vv lines.
+  EXPECT_REPLY(admin, "verbosity 2\r\n", "OK\r\n");
+  CHECK(f.server->verbosity() == 2);
+  CHECK(stats_reply(admin, "stats settings\r\n").find("STAT verbosity 2\r\n") != std::string::npos);
+  {
+    Client later = f.client();
+    EXPECT_REPLY(later, "version\r\n", "VERSION 1.6.18-connkit\r\n");
+  }
+  CHECK(eventually([&] { return capture.contains(" connection closed."); }));
+  const long fd = new_connection_fd(capture.snapshot());
+  REQUIRE(fd >= 0);
+  CHECK(capture.contains("<" + std::to_string(fd) + " connection closed."));
+  CHECK(capture.contains("<" + std::to_string(fd) + " version"));  // -vv echoes commands
+
+  // Lowered again: the next connection opens and closes without a line.
+  EXPECT_REPLY(admin, "verbosity 0\r\n", "OK\r\n");
+  CHECK(f.server->verbosity() == 0);
+  const std::size_t before = capture.snapshot().size();
+  {
+    Client quiet = f.client();
+    EXPECT_REPLY(quiet, "version\r\n", "VERSION 1.6.18-connkit\r\n");
+  }
+  CHECK(eventually([&] { return f.server->stats().total.curr_conns == 1; }));
+  CHECK(capture.snapshot().size() == before);
+
+  // The command caps at memcached's MAX_VERBOSITY_LEVEL; the host may go higher.
+  EXPECT_REPLY(admin, "verbosity 5\r\n", "OK\r\n");
+  CHECK(f.server->verbosity() == 2);
+  f.server->set_verbosity(3);
+  CHECK(f.server->verbosity() == 3);
 }

@@ -71,8 +71,10 @@ class Connection {
     return std::chrono::steady_clock::time_point(
         std::chrono::steady_clock::duration(last_active_.load(std::memory_order_relaxed)));
   }
-  /// The server's verbosity (0-3).
+  /// The server's verbosity (0-3): ServerOptions::verbosity until changed.
   int verbosity() const noexcept;
+  /// Sets the server's verbosity, for every connection (memcached's `verbosity` command).
+  void set_verbosity(int level) noexcept;
   /// Writes a line to the server's log sink if `level` <= verbosity().
   void log(int level, std::string_view line) const;
   /// This connection's protocol handler.

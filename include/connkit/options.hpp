@@ -60,7 +60,7 @@ struct ServerOptions {
   std::size_t output_high_water = 1 << 20; ///< queued reply bytes that make the connection write before parsing more
   std::chrono::milliseconds stop_timeout{5000};  ///< graceful stop: how long queued replies may take to flush
   bool io_uring = true;                    ///< send each wake-up's replies with one io_uring_enter where the kernel allows
-  int verbosity = 0;                       ///< 0 quiet, 1 = -v, 2 = -vv, 3 = -vvv
+  int verbosity = 0;                       ///< at start: 0 quiet, 1 = -v, 2 = -vv, 3 = -vvv (Server::set_verbosity())
   LogSink log;                             ///< where log lines go; empty = nowhere
   FaultInjection faults;                   ///< failure injection for tests
 };

@@ -35,7 +35,6 @@ Endpoint::Endpoint(Store& store, EndpointOptions options)
     : store_(store),
       options_(std::move(options)),
       started_(store.now()),
-      verbosity_(options_.verbosity),
       counters_(std::make_unique<detail::CommandCounters[]>(max_endpoint_workers)),
       baseline_(std::make_unique<Baseline>()) {}
 

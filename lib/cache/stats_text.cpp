@@ -83,7 +83,7 @@ std::string conns_stats(const Endpoint& endpoint) {
   return out;
 }
 
-std::string settings_stats(const Endpoint& endpoint) {
+std::string settings_stats(const Endpoint& endpoint, int verbosity) {
   std::string out;
   StatWriter stat(out);
   const Store& store = const_cast<Endpoint&>(endpoint).store();
@@ -106,7 +106,7 @@ std::string settings_stats(const Endpoint& endpoint) {
     }
     stat("tcpport", port);
     stat("udpport", 0);
-    stat("verbosity", static_cast<std::uint64_t>(endpoint.verbosity()));
+    stat("verbosity", static_cast<std::uint64_t>(verbosity));
     stat.line("evictions", "on");
     stat.line("domain_socket", socket_path);
     stat.line("umask", umask);
@@ -116,7 +116,7 @@ std::string settings_stats(const Endpoint& endpoint) {
     stat("tcp_backlog", so.listeners.empty() ? 0 : static_cast<std::uint64_t>(so.listeners.front().backlog));
     stat("idle_timeout", static_cast<std::uint64_t>(so.idle_timeout.count() / 1000));
   } else {
-    stat("verbosity", static_cast<std::uint64_t>(endpoint.verbosity()));
+    stat("verbosity", static_cast<std::uint64_t>(verbosity));
     stat.line("evictions", "on");
     stat.line("cas_enabled", o.cas_enabled ? "yes" : "no");
   }

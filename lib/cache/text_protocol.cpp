@@ -83,7 +83,7 @@ void TextHandler::on_close(Connection&, boost::system::error_code) noexcept {
 
 Action TextHandler::process(Connection& conn, std::string_view line, std::size_t used) {
   noreply_ = false;
-  if (endpoint_.verbosity() > 1) {
+  if (conn.verbosity() > 1) {
     char message[128];
     std::snprintf(message, sizeof message, "<%d %.*s", conn.native_handle(),
                   static_cast<int>(std::min<std::size_t>(line.size(), 100)), line.data());
@@ -470,7 +470,7 @@ void TextHandler::process_verbosity(Connection& conn, const Tokens& t) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return;
   }
-  endpoint_.set_verbosity(static_cast<int>(std::min(level, max_verbosity)));
+  conn.set_verbosity(static_cast<int>(std::min(level, max_verbosity)));  // server-wide, as memcached's
   out_string(conn, "OK");
 }
 
@@ -480,7 +480,7 @@ void TextHandler::process_stats(Connection& conn, const Tokens& t) {
   if (t.count == 2) {
     text = general_stats(endpoint_);
   } else if (sub == "settings") {
-    text = settings_stats(endpoint_);
+    text = settings_stats(endpoint_, conn.verbosity());
   } else if (sub == "conns") {
     text = conns_stats(endpoint_);
   } else if (sub == "reset") {
