@@ -18,6 +18,7 @@
 
 #include <connkit/options.hpp>
 #include <connkit/stats.hpp>
+#include <connkit/testing/fault_injection.hpp>
 
 #include "counters.hpp"
 #include "listener.hpp"
@@ -51,6 +52,10 @@ class ServerImpl {
   void worker_finished() noexcept;
   /// The server's log: the sink and the one runtime verbosity. Any thread.
   Logger& logger() noexcept { return logger_; }
+  /// Failures tests inject (testing::inject_faults()); empty hooks otherwise.
+  const testing::FaultInjection& faults() const noexcept { return faults_; }
+  /// Before start() only.
+  void set_faults(testing::FaultInjection faults) { faults_ = std::move(faults); }
 
  private:
   void validate(boost::system::error_code& ec) const;
@@ -59,6 +64,7 @@ class ServerImpl {
 
   ServerOptions options_;
   Logger logger_;  // after options_: it refers to options_.log
+  testing::FaultInjection faults_;
   boost::asio::io_context* host_;
   // io_contexts first: destroyed after everything that has sockets on them.
   std::unique_ptr<boost::asio::io_context> accept_io_;

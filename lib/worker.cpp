@@ -64,7 +64,7 @@ void Worker::adopt(int fd, unsigned listener) {
   }
   Connection* c = nullptr;
   try {
-    if (options_.faults.fail_connection_alloc && options_.faults.fail_connection_alloc()) throw std::bad_alloc();
+    if (server_.faults().fail_connection_alloc && server_.faults().fail_connection_alloc()) throw std::bad_alloc();
     c = &pools_[listener]->acquire();
   } catch (...) {
     // memcached's conn_new failure: refuse this client, keep serving the others.
@@ -75,7 +75,7 @@ void Worker::adopt(int fd, unsigned listener) {
     return;
   }
   boost::system::error_code ec;
-  if (options_.faults.fail_register && options_.faults.fail_register()) {
+  if (server_.faults().fail_register && server_.faults().fail_register()) {
     ec = boost::asio::error::no_descriptors;
   } else {
     poller_.add(fd, *c, ec);

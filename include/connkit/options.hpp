@@ -41,12 +41,6 @@ struct ListenerOptions {
   HandlerFactory handler;                ///< required: makes this listener's protocol handlers
 };
 
-/// Test hooks to inject failures on the slow path (connection set-up); both default to off.
-struct FaultInjection {
-  std::function<bool()> fail_connection_alloc;  ///< true: creating a Connection struct fails as if out of memory
-  std::function<bool()> fail_register;          ///< true: registering an accepted socket fails
-};
-
 /// Everything a Server is built from. Plain values; validated by Server::start().
 struct ServerOptions {
   std::vector<ListenerOptions> listeners;  ///< at least one
@@ -62,7 +56,6 @@ struct ServerOptions {
   bool io_uring = true;                    ///< send each wake-up's replies with one io_uring_enter where the kernel allows
   int verbosity = 0;                       ///< at start: 0 quiet, 1 = -v, 2 = -vv, 3 = -vvv (Server::set_verbosity())
   LogSink log;                             ///< where log lines go; empty = nowhere
-  FaultInjection faults;                   ///< failure injection for tests
 };
 
 }  // namespace connkit
