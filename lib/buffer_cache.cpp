@@ -17,30 +17,30 @@ char* ReadBufferCache::allocate(std::size_t size) noexcept {
   if (size == size_ && !spare_.empty()) {
     char* b = spare_.back();
     spare_.pop_back();
-    counters_.read_buf_bytes_free.sub(size_);
-    counters_.read_buf_count.add();
+    counters_[&ConnectionStats::read_buf_bytes_free].sub(size_);
+    counters_[&ConnectionStats::read_buf_count].add();
     return b;
   }
   char* b = new (std::nothrow) char[size];
   if (b == nullptr) {
-    counters_.read_buf_oom.add();
+    counters_[&ConnectionStats::read_buf_oom].add();
     return nullptr;
   }
-  counters_.read_buf_bytes.add(size);
-  counters_.read_buf_count.add();
+  counters_[&ConnectionStats::read_buf_bytes].add(size);
+  counters_[&ConnectionStats::read_buf_count].add();
   return b;
 }
 
 void ReadBufferCache::release(char* buffer, std::size_t size) noexcept {
   if (buffer == nullptr) return;
-  counters_.read_buf_count.sub();
+  counters_[&ConnectionStats::read_buf_count].sub();
   if (size == size_ && spare_.size() < max_spare) {
     spare_.push_back(buffer);  // capacity reserved up front: never allocates
-    counters_.read_buf_bytes_free.add(size_);
+    counters_[&ConnectionStats::read_buf_bytes_free].add(size_);
     return;
   }
   delete[] buffer;
-  counters_.read_buf_bytes.sub(size);
+  counters_[&ConnectionStats::read_buf_bytes].sub(size);
 }
 
 ReplyList* ReplyListCache::take() {

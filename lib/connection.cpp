@@ -29,7 +29,8 @@ unsigned Connection::listener_index() const noexcept { return engine_->listener(
 unsigned Connection::worker_index() const noexcept { return engine_->worker().index(); }
 std::string Connection::peer_address() { return engine_->peer_address(); }
 std::chrono::steady_clock::time_point Connection::last_active() const noexcept { return engine_->last_active(); }
-int Connection::verbosity() const noexcept { return engine_->worker().options().verbosity; }
+int Connection::verbosity() const noexcept { return engine_->worker().logger().verbosity(); }
+void Connection::set_verbosity(int level) noexcept { engine_->worker().logger().set_verbosity(level); }
 void Connection::log(int level, std::string_view line) const { engine_->worker().log(level, line); }
 ProtocolHandler& Connection::handler() noexcept { return engine_->handler(); }
 

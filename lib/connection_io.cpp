@@ -61,7 +61,7 @@ ConnectionEngine::Io ConnectionEngine::read_into(std::span<char> dest, std::size
       // data stalls only itself): data arriving after it raises a new edge. A datagram
       // socket may hold more datagrams whatever the size.
       if (dgram_ == nullptr && got < dest.size()) in_ready_ = false;
-      worker_.counters().bytes_read.add(got);
+      worker_.counters()[&ConnectionStats::bytes_read].add(got);
       if (closing_ != Closing::lingering) touch_active();
       return Io::done;
     }
@@ -119,7 +119,7 @@ ConnectionEngine::Io ConnectionEngine::transmit() {
 std::optional<ConnectionEngine::Io> ConnectionEngine::account_send(ssize_t result, std::size_t batch) {
   if (result >= 0) {
     const auto sent = static_cast<std::size_t>(result);
-    worker_.counters().bytes_written.add(sent);
+    worker_.counters()[&ConnectionStats::bytes_written].add(sent);
     out_->consume(sent);
     if (out_->empty()) return Io::done;
     if (sent < batch) {  // the socket buffer is full: wait for room

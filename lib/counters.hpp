@@ -1,7 +1,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 #include <connkit/stats.hpp>
 
@@ -19,26 +21,50 @@ class Counter {
   std::atomic<std::uint64_t> v_{0};
 };
 
-/// The connection-layer counters of one writer (a worker, or the listener thread).
-struct Counters {
-  Counter curr_conns;
-  Counter total_conns;
-  Counter conn_structs;
-  Counter rejected_conns;
-  Counter conn_yields;
-  Counter idle_kicks;
-  Counter listen_disabled_num;
-  Counter time_in_listen_disabled_us;
-  Counter malloc_fails;
-  Counter bytes_read;
-  Counter bytes_written;
-  Counter read_buf_count;
-  Counter read_buf_bytes;
-  Counter read_buf_bytes_free;
-  Counter read_buf_oom;
+/// One writer's Counter for each entry of a stats table (`Fields`: an array of {name, member
+/// pointer into `Stats`}, such as connection_stat_fields). A counter is named by its field,
+/// `counters[&ConnectionStats::bytes_read].add(n)`, and the field becomes the table index
+/// when compiled: no search at run time, and a field missing from the table does not compile.
+template <class Stats, const auto& Fields>
+class CounterSet {
+ public:
+  /// A field of `Stats` listed in `Fields`, as its index in the table.
+  class Field {
+   public:
+    // Implicit, so that a member pointer is all a caller writes.
+    consteval Field(std::uint64_t Stats::*field) : index_(index_of(field)) {}
+    constexpr std::size_t index() const noexcept { return index_; }
 
+   private:
+    static consteval std::size_t index_of(std::uint64_t Stats::*field) {
+      for (std::size_t i = 0; i < std::size(Fields); ++i) {
+        if (Fields[i].field == field) return i;
+      }
+      throw "not a field of this stats table";  // a compile-time error: consteval
+    }
+    std::size_t index_;
+  };
+
+  /// The counter of `field`.
+  Counter& operator[](Field field) noexcept { return counters_[field.index()]; }
+  const Counter& operator[](Field field) const noexcept { return counters_[field.index()]; }
+
+  /// Adds every counter into the matching field of `out`.
+  void add_to(Stats& out) const noexcept {
+    for (std::size_t i = 0; i < std::size(Fields); ++i) out.*(Fields[i].field) += counters_[i].get();
+  }
   /// The current values as a plain struct.
-  ConnectionStats snapshot() const noexcept;
+  Stats snapshot() const noexcept {
+    Stats s{};
+    add_to(s);
+    return s;
+  }
+
+ private:
+  Counter counters_[std::size(Fields)];
 };
+
+/// The connection-layer counters of one writer (a worker, or the listener thread).
+using Counters = CounterSet<ConnectionStats, connection_stat_fields>;
 
 }  // namespace connkit::detail

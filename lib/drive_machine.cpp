@@ -28,17 +28,17 @@ Action ConnectionEngine::guarded(Call&& call) {
   try {
     return call();
   } catch (const std::exception& e) {
-    logf(worker_.options(), 1, "<%d protocol handler threw: %s", fd_, e.what());
+    logf(worker_.logger(), 1, "<%d protocol handler threw: %s", fd_, e.what());
   } catch (...) {
-    logf(worker_.options(), 1, "<%d protocol handler threw", fd_);
+    logf(worker_.logger(), 1, "<%d protocol handler threw", fd_);
   }
   set_close_reason(make_error_code(errc::protocol_close));
   return Action::close();
 }
 
 void ConnectionEngine::set_state(ConnState next) {
-  if (next != state() && worker_.options().verbosity >= 3) {
-    logf(worker_.options(), 3, "%d: going from %s to %s", fd_, to_string(state()).data(), to_string(next).data());
+  if (next != state() && worker_.logger().enabled(3)) {
+    logf(worker_.logger(), 3, "%d: going from %s to %s", fd_, to_string(state()).data(), to_string(next).data());
   }
   state_.store(next, std::memory_order_relaxed);
 }
@@ -60,7 +60,7 @@ void ConnectionEngine::open(int fd) {
   fd_number_.store(fd, std::memory_order_relaxed);
   set_state(ConnState::new_cmd);
   if (dgram_ == nullptr) {
-    logf(worker_.options(), 2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),
+    logf(worker_.logger(), 2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),
          handler_->protocol_name().data());
   }
   try {
@@ -296,7 +296,7 @@ void ConnectionEngine::apply(const Action& action) {
     return;
   }
   if (action.consumed_bytes() > rbuf_.size()) {
-    logf(worker_.options(), 1, "<%d handler consumed %zu bytes of %zu", fd_, action.consumed_bytes(), rbuf_.size());
+    logf(worker_.logger(), 1, "<%d handler consumed %zu bytes of %zu", fd_, action.consumed_bytes(), rbuf_.size());
     set_close_reason(make_error_code(errc::bad_action));
     set_state(ConnState::closing);
     return;
@@ -360,7 +360,7 @@ void ConnectionEngine::take_transition(const Action& action, ConnState proposed)
     }
     chosen = proposed;
   } else if (chosen != proposed && chosen != ConnState::closing) {
-    logf(worker_.options(), 1, "<%d transition() chose %s after %s; keeping %s", fd_, to_string(chosen).data(),
+    logf(worker_.logger(), 1, "<%d transition() chose %s after %s; keeping %s", fd_, to_string(chosen).data(),
          to_string(state()).data(), to_string(proposed).data());
     chosen = proposed;
   }
@@ -440,7 +440,7 @@ void ConnectionEngine::start_wait(Wait what) {
 }
 
 void ConnectionEngine::yield() {
-  worker_.counters().conn_yields.add();
+  worker_.counters()[&ConnectionStats::conn_yields].add();
   op_pending_ = true;
   auto resume = [this] { on_wait_done({}); };
   boost::asio::post(worker_.io(), SlotBound<decltype(resume)>(slot_, resume));
@@ -502,7 +502,7 @@ void ConnectionEngine::close_now() {
     handler_->on_close(facade_, close_reason_);
   } catch (...) {
   }
-  logf(worker_.options(), 2, "<%d connection closed.", fd_);
+  logf(worker_.logger(), 2, "<%d connection closed.", fd_);
   if (out_ != nullptr) return_output();  // clears, releasing borrowed bytes
   return_read_buffer();
   fd_number_.store(-1, std::memory_order_relaxed);

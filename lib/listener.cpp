@@ -127,7 +127,7 @@ Acceptor::Acceptor(ServerImpl& server, unsigned listener, boost::asio::io_contex
 }
 
 void Acceptor::start() {
-  logf(server_.options(), 2, "<%d server listening (%s)", socket_.native_handle(),
+  logf(server_.logger(), 2, "<%d server listening (%s)", socket_.native_handle(),
                server_.options().listeners[listener_].name.c_str());
   do_accept();
 }
@@ -163,7 +163,7 @@ void Acceptor::on_readable(const boost::system::error_code& ec) {
       pause();
       return;
     }
-    logf(server_.options(), 1, "accept(): %s", std::strerror(err));
+    logf(server_.logger(), 1, "accept(): %s", std::strerror(err));
     break;
   }
   do_accept();
@@ -173,14 +173,14 @@ void Acceptor::pause() {
   // memcached's accept_new_conns(false): stop accepting for a while rather than spin on
   // EMFILE. The timer doubles from 10 ms to 320 ms while the condition lasts.
   backoff_ = std::min(std::max(backoff_ * 2, std::chrono::milliseconds(10)), std::chrono::milliseconds(320));
-  counters_.listen_disabled_num.add();
+  counters_[&ConnectionStats::listen_disabled_num].add();
   paused_since_ = std::chrono::steady_clock::now();
   paused_.store(true, std::memory_order_relaxed);
-  logf(server_.options(), 1, "Too many open connections; accept paused for %lld ms", static_cast<long long>(backoff_.count()));
+  logf(server_.logger(), 1, "Too many open connections; accept paused for %lld ms", static_cast<long long>(backoff_.count()));
   backoff_timer_.expires_after(backoff_);
   backoff_timer_.async_wait([this](const boost::system::error_code& ec) {
     const auto waited = std::chrono::steady_clock::now() - paused_since_;
-    counters_.time_in_listen_disabled_us.add(
+    counters_[&ConnectionStats::time_in_listen_disabled_us].add(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(waited).count()));
     paused_.store(false, std::memory_order_relaxed);
     if (!ec) on_readable({});
@@ -201,11 +201,11 @@ void Acceptor::handle(int fd) {
   if (!admitted) {
     // Counted before the client can see the reply: a client that reads the line and then
     // asks for stats must find itself counted.
-    counters_.rejected_conns.add();
+    counters_[&ConnectionStats::rejected_conns].add();
     const std::string& msg = opts.listeners[listener_].reject_message;
     (void)::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
-    logf(server_.options(), 2, "<%d rejected: too many open connections", fd);
+    logf(server_.logger(), 2, "<%d rejected: too many open connections", fd);
     return;
   }
   Worker& worker = own_worker_ != nullptr ? *own_worker_ : server_.next_worker();
@@ -219,7 +219,7 @@ void Acceptor::handle(int fd) {
   } catch (...) {
     ::close(fd);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
-    counters_.malloc_fails.add();
+    counters_[&ConnectionStats::malloc_fails].add();
   }
 }
 

@@ -34,19 +34,19 @@ LogSink stderr_log_sink() {
 
 namespace connkit::detail {
 
-void vlog_line(const ServerOptions& options, int level, const char* format, va_list args) {
-  if (level > options.verbosity || !options.log) return;
+void vlog_line(const Logger& log, int level, const char* format, va_list args) {
+  if (!log.enabled(level)) return;
   char line[512];
   const int n = std::vsnprintf(line, sizeof line, format, args);
   if (n < 0) return;
-  options.log(level, std::string_view(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1)));
+  log.write(level, std::string_view(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1)));
 }
 
-void logf(const ServerOptions& options, int level, const char* format, ...) {
-  if (level > options.verbosity || !options.log) return;
+void logf(const Logger& log, int level, const char* format, ...) {
+  if (!log.enabled(level)) return;
   va_list args;
   va_start(args, format);
-  vlog_line(options, level, format, args);
+  vlog_line(log, level, format, args);
   va_end(args);
 }
 

@@ -1,7 +1,10 @@
 #include <connkit/server.hpp>
 
 #include <cstdarg>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <unistd.h>
 
@@ -28,10 +31,41 @@ std::string describe(const ListenerOptions& o) {
   return o.host + ":" + std::to_string(o.port);
 }
 
+// Faults attached by testing::inject_faults(), each waiting for its server's start(). A
+// test-only path kept here, so that the Server class carries nothing for it.
+struct InjectedFaults {
+  std::mutex mutex;
+  std::vector<std::pair<const Server*, testing::FaultInjection>> pending;
+
+  static InjectedFaults& instance() {
+    static InjectedFaults injected;
+    return injected;
+  }
+  /// Removes and returns the faults attached to `server` (empty hooks if none).
+  testing::FaultInjection take(const Server* server) {
+    std::lock_guard<std::mutex> lock(mutex);
+    testing::FaultInjection found;
+    for (auto it = pending.begin(); it != pending.end(); ++it) {
+      if (it->first == server) {
+        found = std::move(it->second);
+        pending.erase(it);
+        break;
+      }
+    }
+    return found;
+  }
+};
+
+void start_with_injected_faults(const Server* server, ServerImpl& impl, boost::system::error_code& ec,
+                                std::string& context) {
+  impl.set_faults(InjectedFaults::instance().take(server));
+  impl.start(ec, context);
+}
+
 }  // namespace
 
 ServerImpl::ServerImpl(ServerOptions options, boost::asio::io_context* host)
-    : options_(std::move(options)), host_(host) {}
+    : options_(std::move(options)), logger_(options_.log, options_.verbosity), host_(host) {}
 
 ServerImpl::~ServerImpl() {
   stop();
@@ -138,7 +172,7 @@ void ServerImpl::stop() noexcept {
     boost::asio::post(accept_io, [this] { close_acceptors_then_drain(); });
   } catch (...) {
     // Posting allocates; without memory the stop cannot be scheduled. Say so; do not throw.
-    log(1, "stop(): could not schedule the stop (out of memory)");
+    logger_.write(1, "stop(): could not schedule the stop (out of memory)");
   }
 }
 
@@ -206,8 +240,6 @@ std::vector<ConnectionInfo> ServerImpl::connections() const {
   return out;
 }
 
-void ServerImpl::log(int level, std::string_view line) const { log_line(options_, level, line); }
-
 
 }  // namespace detail
 
@@ -216,18 +248,20 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<detail::ServerImp
 Server::Server(boost::asio::io_context& host, ServerOptions options)
     : impl_(std::make_unique<detail::ServerImpl>(std::move(options), &host)) {}
 
-Server::~Server() = default;
+Server::~Server() {
+  detail::InjectedFaults::instance().take(this);  // never started: nothing stays attached to this address
+}
 
 void Server::start() {
   boost::system::error_code ec;
   std::string context;
-  impl_->start(ec, context);
+  detail::start_with_injected_faults(this, *impl_, ec, context);
   if (ec) throw boost::system::system_error(ec, context);
 }
 
 void Server::start(boost::system::error_code& ec) {
   std::string context;
-  impl_->start(ec, context);
+  detail::start_with_injected_faults(this, *impl_, ec, context);
 }
 
 void Server::stop() noexcept { impl_->stop(); }
@@ -237,5 +271,22 @@ std::uint16_t Server::port(std::size_t index) const { return impl_->port(index);
 ServerStats Server::stats() const { return impl_->stats(); }
 std::vector<ConnectionInfo> Server::connections() const { return impl_->connections(); }
 const ServerOptions& Server::options() const noexcept { return impl_->options(); }
+int Server::verbosity() const noexcept { return impl_->logger().verbosity(); }
+void Server::set_verbosity(int level) noexcept { impl_->logger().set_verbosity(level); }
 
+namespace testing {
+
+void inject_faults(Server& server, FaultInjection faults) {
+  detail::InjectedFaults& injected = detail::InjectedFaults::instance();
+  std::lock_guard<std::mutex> lock(injected.mutex);
+  for (auto& entry : injected.pending) {
+    if (entry.first == &server) {
+      entry.second = std::move(faults);
+      return;
+    }
+  }
+  injected.pending.emplace_back(&server, std::move(faults));
+}
+
+}  // namespace testing
 }  // namespace connkit

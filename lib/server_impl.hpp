@@ -18,9 +18,11 @@
 
 #include <connkit/options.hpp>
 #include <connkit/stats.hpp>
+#include <connkit/testing/fault_injection.hpp>
 
 #include "counters.hpp"
 #include "listener.hpp"
+#include "log_line.hpp"
 #include "worker.hpp"
 
 namespace connkit::detail {
@@ -48,8 +50,12 @@ class ServerImpl {
   std::atomic<std::size_t>& live() noexcept { return live_; }
   /// A worker finished draining.
   void worker_finished() noexcept;
-  /// Writes to the log sink if `level` <= verbosity. Any thread.
-  void log(int level, std::string_view line) const;
+  /// The server's log: the sink and the one runtime verbosity. Any thread.
+  Logger& logger() noexcept { return logger_; }
+  /// Failures tests inject (testing::inject_faults()); empty hooks otherwise.
+  const testing::FaultInjection& faults() const noexcept { return faults_; }
+  /// Before start() only.
+  void set_faults(testing::FaultInjection faults) { faults_ = std::move(faults); }
 
  private:
   void validate(boost::system::error_code& ec) const;
@@ -57,6 +63,8 @@ class ServerImpl {
   void close_acceptors_then_drain();
 
   ServerOptions options_;
+  Logger logger_;  // after options_: it refers to options_.log
+  testing::FaultInjection faults_;
   boost::asio::io_context* host_;
   // io_contexts first: destroyed after everything that has sockets on them.
   std::unique_ptr<boost::asio::io_context> accept_io_;

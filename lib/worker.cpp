@@ -26,19 +26,20 @@ constexpr std::chrono::seconds linger_timeout{2};
 Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, bool owned_thread)
     : server_(server),
       options_(server.options()),
+      logger_(server.logger()),
       index_(index),
       io_(io),
-      poller_(io, owned_thread && options_.own_loop, options_.io_uring),
+      poller_(io, owned_thread && options_.own_loop, options_.io_uring, server.faults().fail_loop_check),
       read_buffers_(options_.read_buffer_size, counters_),
       reply_lists_(options_.write_buffer_size),
       sweep_timer_(io),
       drain_timer_(io) {
   for (unsigned l = 0; l < options_.listeners.size(); ++l) {
-    pools_.push_back(std::make_unique<ConnectionPool>(*this, l, options_.listeners[l].handler, counters_.conn_structs));
+    pools_.push_back(std::make_unique<ConnectionPool>(*this, l, options_.listeners[l].handler, counters_[&ConnectionStats::conn_structs]));
   }
   if (owned_thread) guard_.emplace(io.get_executor());
   if (owned_thread && options_.own_loop && !poller_.loop_mode()) {
-    logf(options_, 1, "worker %u: Asio's reactor cannot wake the worker's epoll set; io_context::run() drives it", index_);
+    logf(logger_, 1, "worker %u: Asio's reactor cannot wake the worker's epoll set; io_context::run() drives it", index_);
   }
 }
 
@@ -65,33 +66,33 @@ ConnectionEngine* Worker::adopt(int fd, unsigned listener) {
   }
   ConnectionEngine* c = nullptr;
   try {
-    if (options_.faults.fail_connection_alloc && options_.faults.fail_connection_alloc()) throw std::bad_alloc();
+    if (server_.faults().fail_connection_alloc && server_.faults().fail_connection_alloc()) throw std::bad_alloc();
     c = &pools_[listener]->acquire();
   } catch (...) {
     // memcached's conn_new failure: refuse this client, keep serving the others.
-    counters_.malloc_fails.add();
-    logf(options_, 1, "Failed to allocate a connection object for fd %d", fd);
+    counters_[&ConnectionStats::malloc_fails].add();
+    logf(logger_, 1, "Failed to allocate a connection object for fd %d", fd);
     ::close(fd);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
     return nullptr;
   }
   boost::system::error_code ec;
-  if (options_.faults.fail_register && options_.faults.fail_register()) {
+  if (server_.faults().fail_register && server_.faults().fail_register()) {
     ec = boost::asio::error::no_descriptors;
   } else {
     poller_.add(fd, *c, ec);
   }
   if (ec) {
     // The seed's event_add failure path: the struct goes back to the free list.
-    logf(options_, 1, "<%d could not register the connection: %s", fd, ec.message().c_str());
+    logf(logger_, 1, "<%d could not register the connection: %s", fd, ec.message().c_str());
     ::close(fd);
     pools_[listener]->release(*c);
     server_.live().fetch_sub(1, std::memory_order_relaxed);
     return nullptr;
   }
   link(*c);
-  counters_.curr_conns.add();
-  counters_.total_conns.add();
+  counters_[&ConnectionStats::curr_conns].add();
+  counters_[&ConnectionStats::total_conns].add();
   c->open(fd);
   return c;
 }
@@ -111,14 +112,14 @@ void Worker::adopt_datagram(int fd, unsigned listener) {
     if (ec) throw boost::system::system_error(ec, "epoll_ctl");
     datagram_conns_.push_back(std::move(c));
   } catch (const std::exception& e) {
-    counters_.malloc_fails.add();
-    logf(options_, 1, "<%d could not set up the UDP listener: %s", fd, e.what());
+    counters_[&ConnectionStats::malloc_fails].add();
+    logf(logger_, 1, "<%d could not set up the UDP listener: %s", fd, e.what());
     ::close(fd);
     return;
   }
   ConnectionEngine& c = *datagram_conns_.back();
   link(c);
-  logf(options_, 2, "<%d server listening (udp)", fd);
+  logf(logger_, 2, "<%d server listening (udp)", fd);
   c.open(fd);
 }
 
@@ -148,7 +149,7 @@ void Worker::release(ConnectionEngine& c) noexcept {
     // The slot is free for the acceptor before the gauge says so: a caller that sees
     // curr_connections drop can connect again.
     server_.live().fetch_sub(1, std::memory_order_release);
-    counters_.curr_conns.sub();
+    counters_[&ConnectionStats::curr_conns].sub();
     pools_[c.listener()]->release(c);
   }
   maybe_finish();
@@ -207,8 +208,8 @@ void Worker::sweep() {
       c->kick(make_error_code(errc::idle_timeout), false);
     } else if (options_.idle_timeout.count() > 0 && c->waiting_for_input() &&
                now - c->last_active() >= options_.idle_timeout) {
-      counters_.idle_kicks.add();
-      logf(options_, 2, "<%d idle timeout, closing", c->fd());
+      counters_[&ConnectionStats::idle_kicks].add();
+      logf(logger_, 2, "<%d idle timeout, closing", c->fd());
       c->kick(make_error_code(errc::idle_timeout), false);
     }
     c = next;
@@ -232,7 +233,7 @@ void Worker::list_connections(std::vector<ConnectionInfo>& out) const {
   }
 }
 
-void Worker::log(int level, std::string_view line) const { log_line(options_, level, line); }
+void Worker::log(int level, std::string_view line) const { logger_.write(level, line); }
 
 
 }  // namespace connkit::detail

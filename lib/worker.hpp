@@ -22,6 +22,7 @@
 #include "connection_engine.hpp"
 #include "connection_pool.hpp"
 #include "counters.hpp"
+#include "log_line.hpp"
 #include "poller.hpp"
 
 namespace connkit::detail {
@@ -41,6 +42,7 @@ class Worker {
   boost::asio::io_context& io() noexcept { return io_; }
   unsigned index() const noexcept { return index_; }
   const ServerOptions& options() const noexcept { return options_; }
+  Logger& logger() const noexcept { return logger_; }
   Counters& counters() noexcept { return counters_; }
   const Counters& counters() const noexcept { return counters_; }
   ServerImpl& server() noexcept { return server_; }
@@ -87,6 +89,7 @@ class Worker {
 
   ServerImpl& server_;
   const ServerOptions& options_;
+  Logger& logger_;  // the server's
   unsigned index_;
   boost::asio::io_context& io_;
   Counters counters_;

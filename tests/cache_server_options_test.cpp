@@ -69,7 +69,6 @@ TEST_CASE("flags cluster and verbosity adds up", "[cache_server]") {
   const CliResult r = parse({"-vCFt8"});
   REQUIRE(r.action == CliAction::run);
   CHECK(r.config.server.verbosity == 1);
-  CHECK(r.config.endpoint.verbosity == 1);
   CHECK_FALSE(r.config.endpoint.cas_enabled);
   CHECK_FALSE(r.config.endpoint.flush_enabled);
   CHECK(r.config.server.threads == 8);

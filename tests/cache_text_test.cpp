@@ -2,14 +2,18 @@
 // with an injected clock for expiry.
 #include <connkit/cache/endpoint.hpp>
 
+#include <cstddef>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "support/cache_fixture.hpp"
+#include "support/log_capture.hpp"
 
 using connkit::test::CacheFixture;
 using connkit::test::Client;
+using connkit::test::eventually;
 using connkit::test::exchange;
 
 TEST_CASE("storage commands and retrieval answer as memcached does", "[cache][text]") {
@@ -208,6 +212,40 @@ TEST_CASE("quit flushes earlier replies and closes", "[cache][text]") {
   CHECK(got == "STORED\r\n");
 }
 
+TEST_CASE("stats lists memcached's names in memcached's order", "[cache][text][stats]") {
+  CacheFixture f;
+  Client c = f.client();
+  const std::string text = stats_reply(c, "stats\r\n");
+  std::string names;
+  for (std::size_t at = text.find("STAT "); at != std::string::npos; at = text.find("STAT ", at + 1)) {
+    const std::size_t end = text.find(' ', at + 5);
+    names += text.substr(at + 5, end - at - 5) + " ";
+  }
+  CHECK(names ==
+        "pid uptime time version pointer_size rusage_user rusage_system max_connections curr_connections "
+        "total_connections rejected_connections connection_structures read_buf_oom cmd_get cmd_set cmd_flush "
+        "cmd_touch get_hits get_misses get_expired get_flushed delete_misses delete_hits incr_misses incr_hits "
+        "decr_misses decr_hits cas_misses cas_hits cas_badval touch_hits touch_misses store_too_large "
+        "store_no_memory bytes_read bytes_written limit_maxbytes accepting_conns listen_disabled_num "
+        "time_in_listen_disabled_us threads conn_yields idle_kicks malloc_fails read_buf_count read_buf_bytes "
+        "read_buf_bytes_free bytes curr_items total_items expired_unfetched evicted_unfetched evictions reclaimed ");
+}
+
+TEST_CASE("stats reset restarts the connection totals and keeps the gauges", "[cache][text][stats]") {
+  CacheFixture f;
+  Client other = f.client();
+  EXPECT_REPLY(other, "version\r\n", "VERSION 1.6.18-connkit\r\n");
+  Client c = f.client();
+  EXPECT_REPLY(c, "stats reset\r\n", "RESET\r\n");
+  const std::string text = stats_reply(c, "stats\r\n");
+  CHECK(connkit::test::number_after(text, "STAT curr_connections ") == 2);
+  CHECK(connkit::test::number_after(text, "STAT connection_structures ") >= 2);
+  CHECK(text.find("STAT total_connections 0\r\n") != std::string::npos);
+  // Counted from the reset: "stats\r\n" in, "RESET\r\n" out (this reply is not sent yet).
+  CHECK(text.find("STAT bytes_read 7\r\n") != std::string::npos);
+  CHECK(text.find("STAT bytes_written 7\r\n") != std::string::npos);
+}
+
 TEST_CASE("stats conns lists the listener and each connection with its state", "[cache][text][stats]") {
   CacheFixture f;
   Client idle = f.client();
@@ -221,4 +259,58 @@ TEST_CASE("stats conns lists the listener and each connection with its state", "
   CHECK(text.find(":state conn_read\r\n") != std::string::npos);       // the idle client
   CHECK(text.find(":state conn_parse_cmd\r\n") != std::string::npos);  // this one, mid-command
   CHECK(text.find(":secs_since_last_cmd 0\r\n") != std::string::npos);
+}
+
+namespace {
+
+/// The N of the first "<N new ascii client connection." line; -1 if there is none.
+long new_connection_fd(const std::vector<std::string>& lines) {
+  const std::string suffix = " new ascii client connection.";
+  for (const std::string& l : lines) {
+    if (l.size() > suffix.size() + 1 && l[0] == '<' && l.compare(l.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return std::stol(l.substr(1, l.size() - suffix.size() - 1));
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("the verbosity command sets the server's log level for every connection", "[cache][text][log]") {
+  connkit::test::LogCapture capture;
+  CacheFixture f(64u << 20, 1u << 20, capture.sink());  // verbosity 0
+  Client admin = f.client();
+  EXPECT_REPLY(admin, "version\r\n", "VERSION 1.6.18-connkit\r\n");
+  CHECK(capture.snapshot().empty());
+
+  // Raised from a connection, for the whole server: a later connection logs -vv lines.
+  EXPECT_REPLY(admin, "verbosity 2\r\n", "OK\r\n");
+  CHECK(f.server->verbosity() == 2);
+  CHECK(stats_reply(admin, "stats settings\r\n").find("STAT verbosity 2\r\n") != std::string::npos);
+  {
+    Client later = f.client();
+    EXPECT_REPLY(later, "version\r\n", "VERSION 1.6.18-connkit\r\n");
+  }
+  CHECK(eventually([&] { return capture.contains(" connection closed."); }));
+  const long fd = new_connection_fd(capture.snapshot());
+  REQUIRE(fd >= 0);
+  CHECK(capture.contains("<" + std::to_string(fd) + " connection closed."));
+  CHECK(capture.contains("<" + std::to_string(fd) + " version"));  // -vv echoes commands
+
+  // Lowered again: the next connection opens and closes without a line.
+  EXPECT_REPLY(admin, "verbosity 0\r\n", "OK\r\n");
+  CHECK(f.server->verbosity() == 0);
+  const std::size_t before = capture.snapshot().size();
+  {
+    Client quiet = f.client();
+    EXPECT_REPLY(quiet, "version\r\n", "VERSION 1.6.18-connkit\r\n");
+  }
+  CHECK(eventually([&] { return f.server->stats().total.curr_conns == 1; }));
+  CHECK(capture.snapshot().size() == before);
+
+  // The command caps at memcached's MAX_VERBOSITY_LEVEL; the host may go higher.
+  EXPECT_REPLY(admin, "verbosity 5\r\n", "OK\r\n");
+  CHECK(f.server->verbosity() == 2);
+  f.server->set_verbosity(3);
+  CHECK(f.server->verbosity() == 3);
 }

@@ -1,5 +1,6 @@
 // Pooled connections over real sockets: reuse, doubling, failure paths.
 #include <connkit/server.hpp>
+#include <connkit/testing/fault_injection.hpp>
 
 #include <atomic>
 #include <vector>
@@ -50,8 +51,10 @@ TEST_CASE("connection structs grow to the peak concurrency and are reused after"
 TEST_CASE("an allocation failure creating a connection refuses that client only", "[loopback][pool]") {
   auto options = connkit::test::line_options(1);
   std::atomic<int> calls{0};
-  options.faults.fail_connection_alloc = [&calls] { return ++calls == 2; };
   connkit::Server server(std::move(options));
+  connkit::testing::FaultInjection faults;
+  faults.fail_connection_alloc = [&calls] { return ++calls == 2; };
+  connkit::testing::inject_faults(server, std::move(faults));
   server.start();
   Client first = Client::tcp(server.port());
   CHECK(first.roundtrip("PING\r\n", 6) == "PONG\r\n");
@@ -69,8 +72,10 @@ TEST_CASE("an allocation failure creating a connection refuses that client only"
 TEST_CASE("a connection that fails to register goes back to the pool", "[loopback][pool]") {
   auto options = connkit::test::line_options(1);
   std::atomic<int> calls{0};
-  options.faults.fail_register = [&calls] { return ++calls == 2; };
   connkit::Server server(std::move(options));
+  connkit::testing::FaultInjection faults;
+  faults.fail_register = [&calls] { return ++calls == 2; };
+  connkit::testing::inject_faults(server, std::move(faults));
   server.start();
   Client first = Client::tcp(server.port());
   CHECK(first.roundtrip("PING\r\n", 6) == "PONG\r\n");

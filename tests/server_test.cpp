@@ -1,5 +1,6 @@
 // Server behaviour over real sockets: limits, timeouts, fairness, stop, transports, threads.
 #include <connkit/server.hpp>
+#include <connkit/testing/fault_injection.hpp>
 
 #include <atomic>
 #include <cstdio>
@@ -454,4 +455,32 @@ TEST_CASE("a handler can name its peer", "[loopback][handler]") {
   Client u = Client::unix_stream(path);
   CHECK(u.roundtrip("?", 5) == "unix\n");
   CHECK(server.port(1) == 0);
+}
+
+TEST_CASE("owned workers serve and run Asio timers in their own loop, or in Asio's run() where the loop's check fails",
+          "[loopback][loop]") {
+  const bool check_fails = GENERATE(false, true);
+  CAPTURE(check_fails);
+  connkit::test::LogCapture capture;
+  auto options = connkit::test::line_options(2);
+  options.idle_timeout = 200ms;  // the idle sweep is an Asio timer on each worker's io_context
+  options.verbosity = 1;
+  options.log = capture.sink();
+  connkit::Server server(std::move(options));
+  connkit::testing::FaultInjection faults;
+  faults.fail_loop_check = check_fails;
+  connkit::testing::inject_faults(server, std::move(faults));
+  server.start();
+  CHECK(capture.contains("Asio's reactor cannot wake the worker's epoll set") == check_fails);
+  Client first = Client::tcp(server.port());
+  Client second = Client::tcp(server.port());  // round-robin: one on each worker
+  REQUIRE(first.roundtrip("PING\r\n", 6) == "PONG\r\n");
+  REQUIRE(second.roundtrip("PING\r\n", 6) == "PONG\r\n");
+  std::string got;
+  CHECK(first.read_to_eof(got, 3000ms));
+  CHECK(second.read_to_eof(got, 3000ms));
+  CHECK(server.stats().total.idle_kicks == 2);
+  server.stop();
+  server.join();
+  CHECK(server.stopped());
 }

@@ -380,7 +380,6 @@ class Parser {
       }
     }
 
-    c.endpoint.verbosity = c.server.verbosity;
     ListenerOptions prototype;
     prototype.backlog = backlog_;
     prototype.name = std::string(protocol_label(c.endpoint.protocol));

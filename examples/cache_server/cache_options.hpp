@@ -38,7 +38,7 @@ struct CacheServerConfig {
   /// Listeners (handlers left empty: main() sets them), -t, -c, -R, idle_timeout and -v.
   ServerOptions server;
   cache::StoreOptions store;         ///< -m and -I
-  cache::EndpointOptions endpoint;   ///< -B, -C, -F and -v
+  cache::EndpointOptions endpoint;   ///< -B, -C and -F
   std::string user;                  ///< -u: the account to switch to after binding, when started as root
   int udp_port = 0;                  ///< -U as given (0 = off); UDP is never served
   bool udp_ignored = false;          ///< -U asked for UDP on a network listener: warned about, not served

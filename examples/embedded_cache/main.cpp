@@ -163,9 +163,7 @@ int main(int argc, char** argv) {
     // Declared first, destroyed last: the server and the timer go before their io_context.
     boost::asio::io_context io(1);
     cache::Store store;
-    cache::EndpointOptions endpoint_options;
-    endpoint_options.verbosity = flags.verbosity;
-    cache::Endpoint endpoint(store, endpoint_options);
+    cache::Endpoint endpoint(store);
 
     connkit::ServerOptions options;
     connkit::ListenerOptions listener;

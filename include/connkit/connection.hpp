@@ -54,8 +54,10 @@ class Connection {
   std::string peer_address();
   /// When input last arrived. Readable from any thread.
   std::chrono::steady_clock::time_point last_active() const noexcept;
-  /// The server's verbosity (0-3).
+  /// The server's verbosity (0-3): ServerOptions::verbosity until changed.
   int verbosity() const noexcept;
+  /// Sets the server's verbosity, for every connection (memcached's `verbosity` command).
+  void set_verbosity(int level) noexcept;
   /// Writes a line to the server's log sink if `level` <= verbosity().
   void log(int level, std::string_view line) const;
   /// This connection's protocol handler.

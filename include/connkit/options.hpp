@@ -41,12 +41,6 @@ struct ListenerOptions {
   HandlerFactory handler;                ///< required: makes this listener's protocol handlers
 };
 
-/// Test hooks to inject failures on the slow path (connection set-up); both default to off.
-struct FaultInjection {
-  std::function<bool()> fail_connection_alloc;  ///< true: creating a Connection struct fails as if out of memory
-  std::function<bool()> fail_register;          ///< true: registering an accepted socket fails
-};
-
 /// Everything a Server is built from. Plain values; validated by Server::start().
 struct ServerOptions {
   std::vector<ListenerOptions> listeners;  ///< at least one
@@ -64,9 +58,8 @@ struct ServerOptions {
   /// (docs/architecture.md, the worker loop); false, or where Asio's reactor cannot share
   /// the set, Asio's run() drives them as on a host io_context. Ignored on a host io_context.
   bool own_loop = true;
-  int verbosity = 0;                       ///< 0 quiet, 1 = -v, 2 = -vv, 3 = -vvv
+  int verbosity = 0;                       ///< at start: 0 quiet, 1 = -v, 2 = -vv, 3 = -vvv (Server::set_verbosity())
   LogSink log;                             ///< where log lines go; empty = nowhere
-  FaultInjection faults;                   ///< failure injection for tests
 };
 
 }  // namespace connkit

@@ -73,6 +73,12 @@ class Server {
   std::vector<ConnectionInfo> connections() const;
   /// The options the server was built with.
   const ServerOptions& options() const noexcept;
+  /// The verbosity log lines are filtered by now: ServerOptions::verbosity until changed.
+  /// Thread-safe.
+  int verbosity() const noexcept;
+  /// Changes the verbosity for every worker and listener (memcached's `verbosity` command;
+  /// handlers reach it as Connection::set_verbosity()). Thread-safe; takes effect at once.
+  void set_verbosity(int level) noexcept;
 
  private:
   std::unique_ptr<detail::ServerImpl> impl_;

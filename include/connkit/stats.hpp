@@ -38,24 +38,37 @@ struct ServerStats {
   std::uint64_t threads = 0;             ///< worker threads ("threads")
 };
 
+/// A connection counter's wire name and field.
+struct ConnectionStatField {
+  const char* name;                       ///< memcached's wire name
+  std::uint64_t ConnectionStats::*field;  ///< where it lives in ConnectionStats
+  bool reset;                             ///< `stats reset` counts it from zero again
+};
+
+/// Every connection counter, in memcached's `stats` order. The one list of them: the
+/// workers' counters, sums, snapshots and every `stats` text are made from it.
+inline constexpr ConnectionStatField connection_stat_fields[] = {
+    {"curr_connections", &ConnectionStats::curr_conns, false},
+    {"total_connections", &ConnectionStats::total_conns, true},
+    {"rejected_connections", &ConnectionStats::rejected_conns, true},
+    {"connection_structures", &ConnectionStats::conn_structs, false},
+    {"read_buf_oom", &ConnectionStats::read_buf_oom, false},
+    {"bytes_read", &ConnectionStats::bytes_read, true},
+    {"bytes_written", &ConnectionStats::bytes_written, true},
+    {"listen_disabled_num", &ConnectionStats::listen_disabled_num, true},
+    {"time_in_listen_disabled_us", &ConnectionStats::time_in_listen_disabled_us, false},
+    {"conn_yields", &ConnectionStats::conn_yields, true},
+    {"idle_kicks", &ConnectionStats::idle_kicks, false},
+    {"malloc_fails", &ConnectionStats::malloc_fails, true},
+    {"read_buf_count", &ConnectionStats::read_buf_count, false},
+    {"read_buf_bytes", &ConnectionStats::read_buf_bytes, false},
+    {"read_buf_bytes_free", &ConnectionStats::read_buf_bytes_free, false},
+};
+
 /// Calls `f(wire_name, value)` for each counter, in memcached's `stats` order.
 template <class F>
 void for_each_stat(const ConnectionStats& s, F&& f) {
-  f(std::string_view("curr_connections"), s.curr_conns);
-  f(std::string_view("total_connections"), s.total_conns);
-  f(std::string_view("rejected_connections"), s.rejected_conns);
-  f(std::string_view("connection_structures"), s.conn_structs);
-  f(std::string_view("conn_yields"), s.conn_yields);
-  f(std::string_view("idle_kicks"), s.idle_kicks);
-  f(std::string_view("listen_disabled_num"), s.listen_disabled_num);
-  f(std::string_view("time_in_listen_disabled_us"), s.time_in_listen_disabled_us);
-  f(std::string_view("malloc_fails"), s.malloc_fails);
-  f(std::string_view("bytes_read"), s.bytes_read);
-  f(std::string_view("bytes_written"), s.bytes_written);
-  f(std::string_view("read_buf_count"), s.read_buf_count);
-  f(std::string_view("read_buf_bytes"), s.read_buf_bytes);
-  f(std::string_view("read_buf_bytes_free"), s.read_buf_bytes_free);
-  f(std::string_view("read_buf_oom"), s.read_buf_oom);
+  for (const ConnectionStatField& c : connection_stat_fields) f(std::string_view(c.name), s.*(c.field));
 }
 
 /// memcached-style text: one "STAT <name> <value>\r\n" line per counter, totals only.

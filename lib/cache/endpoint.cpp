@@ -1,6 +1,7 @@
 #include <connkit/cache/endpoint.hpp>
 
 #include <memory>
+#include <mutex>
 
 #include "command_counters.hpp"
 #include "text_protocol.hpp"
@@ -14,15 +15,28 @@ void subtract(std::uint64_t& v, std::uint64_t base) noexcept { v = v >= base ? v
 
 }  // namespace
 
+/// The totals `stats reset` saw, subtracted from later reads. Only `stats` requests take
+/// the lock, never a data command.
+struct Endpoint::Baseline {
+  std::mutex mutex;
+  CommandStats commands;
+  ConnectionStats connections;
+  StoreStats items;
+
+  /// A copy of `baseline` (one of the three above), taken under the lock.
+  template <class T>
+  T copy(const T& baseline) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return baseline;
+  }
+};
+
 Endpoint::Endpoint(Store& store, EndpointOptions options)
     : store_(store),
       options_(std::move(options)),
       started_(store.now()),
-      verbosity_(options_.verbosity),
       counters_(std::make_unique<detail::CommandCounters[]>(max_endpoint_workers)),
-      baseline_(std::make_unique<CommandStats>()),
-      connection_baseline_(std::make_unique<ConnectionStats>()),
-      store_baseline_(std::make_unique<StoreStats>()) {}
+      baseline_(std::make_unique<Baseline>()) {}
 
 Endpoint::~Endpoint() = default;
 
@@ -37,10 +51,7 @@ detail::CommandCounters& Endpoint::counters(unsigned worker) {
 CommandStats Endpoint::command_stats() const {
   CommandStats total;
   for (unsigned i = 0; i < max_endpoint_workers; ++i) counters_[i].add_to(total);
-  while (baseline_lock_.test_and_set(std::memory_order_acquire)) {
-  }
-  const CommandStats base = *baseline_;
-  baseline_lock_.clear(std::memory_order_release);
+  const CommandStats base = baseline_->copy(baseline_->commands);
   for (const CommandStatField& c : command_stat_fields) subtract(total.*(c.field), base.*(c.field));
   return total;
 }
@@ -50,37 +61,25 @@ void Endpoint::reset_stats() {
   for (unsigned i = 0; i < max_endpoint_workers; ++i) counters_[i].add_to(now);
   const ConnectionStats conns = server_ != nullptr ? server_->stats().total : ConnectionStats{};
   const StoreStats items = store_.stats();
-  while (baseline_lock_.test_and_set(std::memory_order_acquire)) {
-  }
-  *baseline_ = now;
-  *connection_baseline_ = conns;
-  *store_baseline_ = items;
-  baseline_lock_.clear(std::memory_order_release);
+  std::lock_guard<std::mutex> lock(baseline_->mutex);
+  baseline_->commands = now;
+  baseline_->connections = conns;
+  baseline_->items = items;
 }
 
 ServerStats Endpoint::connection_stats() const {
   ServerStats s = server_ != nullptr ? server_->stats() : ServerStats{};
-  while (baseline_lock_.test_and_set(std::memory_order_acquire)) {
-  }
-  const ConnectionStats base = *connection_baseline_;
-  baseline_lock_.clear(std::memory_order_release);
+  const ConnectionStats base = baseline_->copy(baseline_->connections);
   // memcached's stats_reset() zeroes these totals; gauges (curr_*, structures) stay.
-  subtract(s.total.total_conns, base.total_conns);
-  subtract(s.total.rejected_conns, base.rejected_conns);
-  subtract(s.total.conn_yields, base.conn_yields);
-  subtract(s.total.listen_disabled_num, base.listen_disabled_num);
-  subtract(s.total.malloc_fails, base.malloc_fails);
-  subtract(s.total.bytes_read, base.bytes_read);
-  subtract(s.total.bytes_written, base.bytes_written);
+  for (const ConnectionStatField& c : connection_stat_fields) {
+    if (c.reset) subtract(s.total.*(c.field), base.*(c.field));
+  }
   return s;
 }
 
 StoreStats Endpoint::store_stats() const {
   StoreStats s = store_.stats();
-  while (baseline_lock_.test_and_set(std::memory_order_acquire)) {
-  }
-  const StoreStats base = *store_baseline_;
-  baseline_lock_.clear(std::memory_order_release);
+  const StoreStats base = baseline_->copy(baseline_->items);
   subtract(s.total_items, base.total_items);
   subtract(s.evictions, base.evictions);
   subtract(s.reclaimed, base.reclaimed);

@@ -14,7 +14,6 @@
 namespace connkit::cache::detail {
 namespace {
 
-constexpr std::size_t key_max_length = 250;
 constexpr std::size_t max_meta_tokens = 20;   // memcached's MFLAG_MAX_OPT_LENGTH
 constexpr std::size_t max_opaque_length = 32;  // MFLAG_MAX_OPAQUE_LENGTH
 
@@ -169,7 +168,7 @@ const char* TextHandler::meta_preparse(Tokens& t, std::size_t start, MetaFlags& 
 
 void TextHandler::process_meta_get(Connection& conn, Tokens t) {
   if (t.count < 3) return out_string(conn, "ERROR");
-  if (t.token[1].size() > key_max_length) return out_errstring(conn, "CLIENT_ERROR bad command line format");
+  if (t.token[1].size() > max_key_length) return out_errstring(conn, "CLIENT_ERROR bad command line format");
   if (t.count > max_meta_tokens) return out_errstring(conn, "CLIENT_ERROR options flags are too long");
   MetaFlags of;
   if (const char* error = meta_preparse(t, 2, of)) return out_errstring(conn, error);
@@ -256,7 +255,7 @@ Action TextHandler::process_meta_set(Connection& conn, Tokens t, std::size_t use
     out_string(conn, "ERROR");
     return Action::consumed(used);
   }
-  if (t.token[1].size() > key_max_length || t.count == 3) {
+  if (t.token[1].size() > max_key_length || t.count == 3) {
     out_errstring(conn, "CLIENT_ERROR bad command line format");
     return Action::consumed(used);
   }
@@ -302,7 +301,8 @@ Action TextHandler::process_meta_set(Connection& conn, Tokens t, std::size_t use
   ItemRef item = store.allocate(key, of.client_flags, of.exptime, value_size);
   if (!item) {
     const bool too_large = store.too_large(key.size(), value_size);
-    counters(conn)[too_large ? &CommandStats::store_too_large : &CommandStats::store_no_memory].add();
+    CommandCounters& stats = counters(conn);
+    (too_large ? stats[&CommandStats::store_too_large] : stats[&CommandStats::store_no_memory]).add();
     store.remove(key);  // no stale value may survive a failed set
     return fail(too_large ? "SERVER_ERROR object too large for cache" : "SERVER_ERROR out of memory storing object");
   }
@@ -344,7 +344,7 @@ bool TextHandler::meta_prologue(Connection& conn, Tokens& t, MetaFlags& of) {
   // md and ma check their line the same way (and answer errors with the same words).
   if (t.count < 3) {
     out_string(conn, "ERROR");
-  } else if (t.token[1].size() > key_max_length) {
+  } else if (t.token[1].size() > max_key_length) {
     out_string(conn, "CLIENT_ERROR bad command line format");
   } else if (t.count > max_meta_tokens) {
     out_string(conn, "CLIENT_ERROR options flags too long");
@@ -415,7 +415,7 @@ void TextHandler::process_meta_arithmetic(Connection& conn, Tokens t) {
       if (created) {
         noreply_ = false;  // memcached elides only the reply for an existing item
       } else {
-        stats[increment ? &CommandStats::incr_hits : &CommandStats::decr_hits].add();
+        (increment ? stats[&CommandStats::incr_hits] : stats[&CommandStats::decr_hits]).add();
       }
       break;
     case ArithResult::non_numeric:
@@ -423,7 +423,7 @@ void TextHandler::process_meta_arithmetic(Connection& conn, Tokens t) {
     case ArithResult::no_memory:
       return out_errstring(conn, "SERVER_ERROR out of memory");
     case ArithResult::not_found:
-      stats[increment ? &CommandStats::incr_misses : &CommandStats::decr_misses].add();
+      (increment ? stats[&CommandStats::incr_misses] : stats[&CommandStats::decr_misses]).add();
       line.text("NF");
       noreply_ = false;
       break;
@@ -466,7 +466,7 @@ void TextHandler::process_meta_arithmetic(Connection& conn, Tokens t) {
 }
 
 void TextHandler::process_meta_debug(Connection& conn, Tokens t) {
-  if (t.count < 3 || t.token[1].size() > key_max_length) {
+  if (t.count < 3 || t.token[1].size() > max_key_length) {
     return out_string(conn, "CLIENT_ERROR bad command line format");
   }
   bool binary = false;

@@ -49,25 +49,16 @@ std::string general_stats(const Endpoint& endpoint) {
   stat.line("rusage_user", seconds_text(usage.ru_utime));
   stat.line("rusage_system", seconds_text(usage.ru_stime));
   stat("max_connections", conns.max_connections);
-  stat("curr_connections", conns.total.curr_conns);
-  stat("total_connections", conns.total.total_conns);
-  stat("rejected_connections", conns.total.rejected_conns);
-  stat("connection_structures", conns.total.conn_structs);
-  stat("read_buf_oom", conns.total.read_buf_oom);
-  for_each_stat(commands, stat);
-  stat("bytes_read", conns.total.bytes_read);
-  stat("bytes_written", conns.total.bytes_written);
-  stat("limit_maxbytes", items.limit_maxbytes);
-  stat("accepting_conns", conns.accepting_conns ? 1 : 0);
-  stat("listen_disabled_num", conns.total.listen_disabled_num);
-  stat("time_in_listen_disabled_us", conns.total.time_in_listen_disabled_us);
-  stat("threads", conns.threads);
-  stat("conn_yields", conns.total.conn_yields);
-  stat("idle_kicks", conns.total.idle_kicks);
-  stat("malloc_fails", conns.total.malloc_fails);
-  stat("read_buf_count", conns.total.read_buf_count);
-  stat("read_buf_bytes", conns.total.read_buf_bytes);
-  stat("read_buf_bytes_free", conns.total.read_buf_bytes_free);
+  for (const ConnectionStatField& c : connection_stat_fields) {
+    // memcached's order puts its other lines among the connection counters.
+    if (c.field == &ConnectionStats::bytes_read) for_each_stat(commands, stat);
+    if (c.field == &ConnectionStats::listen_disabled_num) {
+      stat("limit_maxbytes", items.limit_maxbytes);
+      stat("accepting_conns", conns.accepting_conns ? 1 : 0);
+    }
+    if (c.field == &ConnectionStats::conn_yields) stat("threads", conns.threads);
+    stat(c.name, conns.total.*(c.field));
+  }
   stat("bytes", items.bytes);
   stat("curr_items", items.curr_items);
   stat("total_items", items.total_items);
@@ -92,7 +83,7 @@ std::string conns_stats(const Endpoint& endpoint) {
   return out;
 }
 
-std::string settings_stats(const Endpoint& endpoint) {
+std::string settings_stats(const Endpoint& endpoint, int verbosity) {
   std::string out;
   StatWriter stat(out);
   const Store& store = const_cast<Endpoint&>(endpoint).store();
@@ -115,7 +106,7 @@ std::string settings_stats(const Endpoint& endpoint) {
     }
     stat("tcpport", port);
     stat("udpport", 0);
-    stat("verbosity", static_cast<std::uint64_t>(endpoint.verbosity()));
+    stat("verbosity", static_cast<std::uint64_t>(verbosity));
     stat.line("evictions", "on");
     stat.line("domain_socket", socket_path);
     stat.line("umask", umask);
@@ -125,7 +116,7 @@ std::string settings_stats(const Endpoint& endpoint) {
     stat("tcp_backlog", so.listeners.empty() ? 0 : static_cast<std::uint64_t>(so.listeners.front().backlog));
     stat("idle_timeout", static_cast<std::uint64_t>(so.idle_timeout.count() / 1000));
   } else {
-    stat("verbosity", static_cast<std::uint64_t>(endpoint.verbosity()));
+    stat("verbosity", static_cast<std::uint64_t>(verbosity));
     stat.line("evictions", "on");
     stat.line("cas_enabled", o.cas_enabled ? "yes" : "no");
   }

@@ -11,7 +11,7 @@ std::string general_stats(const Endpoint& endpoint);
 /// `stats conns`: each listening socket and connection (addr, listen_addr, state,
 /// secs_since_last_cmd), without the END line.
 std::string conns_stats(const Endpoint& endpoint);
-/// `stats settings`, without the END line.
-std::string settings_stats(const Endpoint& endpoint);
+/// `stats settings`, without the END line; `verbosity` is the serving server's.
+std::string settings_stats(const Endpoint& endpoint, int verbosity);
 
 }  // namespace connkit::cache::detail

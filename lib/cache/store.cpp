@@ -8,13 +8,18 @@
 
 #include <time.h>
 
-#include "slabs.hpp"
+#include "item.hpp"
 #include "store_shard.hpp"
 
 namespace connkit::cache {
 
 using detail::hash_key;
+using detail::header;
+using detail::item_of;
+using detail::ItemHeader;
 using detail::lru_bump_interval;
+using detail::share;
+using detail::store_access;
 
 namespace {
 
@@ -32,6 +37,7 @@ constexpr std::int64_t max_reclaim_interval = 16;
 constexpr std::size_t smallest_chunk_extra = 48;
 
 static_assert(sizeof(void*) != 8 || sizeof(Item) == 96, "the item header stays at 96 bytes");
+static_assert(max_key_length <= UINT8_MAX, "Item keeps the key size in a byte");
 
 // Seconds are all the store needs: the coarse clock is the kernel's last tick, read without
 // touching a hardware time source.
@@ -51,14 +57,18 @@ Clock system_clock() { return [] { return coarse_unix_seconds(); }; }
 // ---- Item and ItemRef -------------------------------------------------------------------
 
 BufferOwner Item::owner() noexcept {
-  refs_.fetch_add(1, std::memory_order_relaxed);
-  return BufferOwner{[](void* self) noexcept { ItemRef dropped(static_cast<Item*>(self)); }, this};
+  h_.refs.fetch_add(1, std::memory_order_relaxed);
+  return BufferOwner{[](void* self) noexcept { ItemRef dropped(static_cast<Item*>(self), store_access); }, this};
+}
+
+void ItemRef::retain() noexcept {
+  if (item_ != nullptr) header(*item_).refs.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ItemRef::reset() noexcept {
   if (item_ != nullptr) {
-    Item* item = std::exchange(item_, nullptr);
-    if (item->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) item->store_->release(item);
+    ItemHeader& h = header(*std::exchange(item_, nullptr));
+    if (h.refs.fetch_sub(1, std::memory_order_acq_rel) == 1) h.memory->release(&h);
   }
 }
 
@@ -66,7 +76,7 @@ void ItemRef::reset() noexcept {
 
 Store::Store(StoreOptions options)
     : options_(std::move(options)),
-      slabs_(std::make_unique<detail::SlabAllocator>(sizeof(Item) + smallest_chunk_extra, options_.item_size_max)) {
+      memory_(std::make_unique<detail::ItemMemory>(sizeof(Item) + smallest_chunk_extra, options_.item_size_max)) {
   if (!options_.clock) {
     options_.clock = system_clock();
     system_clock_ = true;
@@ -77,10 +87,10 @@ Store::Store(StoreOptions options)
 
 Store::~Store() {
   for (auto& shard : shards_) {
-    for (Item* it = shard->lru_head; it != nullptr;) {
-      Item* next = it->lru_next_;
-      it->linked_ = false;
-      ItemRef dropped(it);  // the table's reference
+    for (ItemHeader* it = shard->lru_head; it != nullptr;) {
+      ItemHeader* next = it->lru_next;
+      it->linked = false;
+      ItemRef dropped(item_of(it), store_access);  // the table's reference
       it = next;
     }
   }
@@ -106,15 +116,7 @@ bool Store::too_large(std::size_t key_size, std::size_t value_size) const noexce
   return sizeof(Item) + key_size + value_size + 2 > options_.item_size_max;
 }
 
-void Store::release(Item* item) noexcept {
-  const std::size_t size = item->total_size();
-  const std::uint8_t cls = item->slab_class_;
-  used_bytes_.fetch_sub(size, std::memory_order_relaxed);
-  item->~Item();
-  slabs_->deallocate(item, cls, size);
-}
-
-Item* Store::new_item(std::string_view key, std::size_t value_size) noexcept {
+ItemHeader* Store::new_item(std::string_view key, std::size_t value_size) noexcept {
   const std::size_t size = sizeof(Item) + key.size() + value_size + 2;
   const std::size_t limit = options_.memory_limit;
   // One global limit on all chunks, free ones included. Room comes first from free chunks
@@ -124,32 +126,33 @@ Item* Store::new_item(std::string_view key, std::size_t value_size) noexcept {
   const unsigned preferred = shard_index(hash);
   std::uint8_t cls = detail::SlabAllocator::no_class;
   void* memory = nullptr;
-  for (int tries = 0; (memory = slabs_->try_allocate(size, limit, cls)) == nullptr;) {
-    const std::size_t need = slabs_->chunk_size(cls, size);
-    const std::size_t held = slabs_->allocated();
-    if (held + need > limit && slabs_->trim(held + need - limit, cls) > 0) continue;
+  detail::SlabAllocator& slabs = memory_->slabs;
+  for (int tries = 0; (memory = slabs.try_allocate(size, limit, cls)) == nullptr;) {
+    const std::size_t need = slabs.chunk_size(cls, size);
+    const std::size_t held = slabs.allocated();
+    if (held + need > limit && slabs.trim(held + need - limit, cls) > 0) continue;
     if (tries++ == max_evictions_per_allocation || !evict_one(preferred)) return nullptr;
   }
-  Item* item = new (memory) Item();
-  item->slab_class_ = cls;
-  item->key_size_ = static_cast<std::uint8_t>(key.size());
-  item->value_size_ = static_cast<std::uint32_t>(value_size);
-  item->hash_ = hash;
-  item->store_ = this;
-  std::memcpy(item->data_, key.data(), key.size());
-  used_bytes_.fetch_add(size, std::memory_order_relaxed);
+  ItemHeader* item = &header(*new (memory) Item(store_access));
+  item->slab_class = cls;
+  item->key_size = static_cast<std::uint8_t>(key.size());
+  item->value_size = static_cast<std::uint32_t>(value_size);
+  item->hash = hash;
+  item->memory = memory_.get();
+  std::memcpy(item->data, key.data(), key.size());
+  memory_->used_bytes.fetch_add(size, std::memory_order_relaxed);
   return item;
 }
 
 ItemRef Store::allocate(std::string_view key, std::uint32_t flags, std::int64_t client_exptime,
                         std::size_t value_size) {
-  if (key.empty() || key.size() > 250 || too_large(key.size(), value_size)) return {};
-  Item* item = new_item(key, value_size);
+  if (key.empty() || key.size() > max_key_length || too_large(key.size(), value_size)) return {};
+  ItemHeader* item = new_item(key, value_size);
   if (item == nullptr) return {};
-  item->flags_ = flags;
-  item->exptime_.store(absolute_exptime(client_exptime), std::memory_order_relaxed);
-  item->last_access_.store(now(), std::memory_order_relaxed);
-  return ItemRef(item);
+  item->flags = flags;
+  item->exptime.store(absolute_exptime(client_exptime), std::memory_order_relaxed);
+  item->last_access.store(now(), std::memory_order_relaxed);
+  return ItemRef(item_of(item), store_access);  // the creation reference
 }
 
 bool Store::evict_one(unsigned preferred) noexcept {
@@ -159,14 +162,15 @@ bool Store::evict_one(unsigned preferred) noexcept {
                                   : evict_cursor_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
     Shard& shard = *shards_[index];
     std::lock_guard<std::mutex> lock(shard.mutex);
-    Item* victim = shard.lru_tail;
+    ItemHeader* victim = shard.lru_tail;
     if (victim == nullptr) continue;
+    const bool fetched = victim->fetched.load(std::memory_order_relaxed);
     if (!is_live(*victim, now, nullptr)) {
       ++shard.reclaimed;
-      if (!victim->fetched()) ++shard.expired_unfetched;
+      if (!fetched) ++shard.expired_unfetched;
     } else {
       ++shard.evictions;
-      if (!victim->fetched()) ++shard.evicted_unfetched;
+      if (!fetched) ++shard.evicted_unfetched;
     }
     unlink_locked(shard, victim);
     return true;
@@ -174,30 +178,31 @@ bool Store::evict_one(unsigned preferred) noexcept {
   return false;
 }
 
-bool Store::is_live(const Item& item, std::int64_t now, Miss* why) const noexcept {
-  if (item.exptime_ != 0 && item.exptime_ <= now) {
+bool Store::is_live(const ItemHeader& item, std::int64_t now, Miss* why) const noexcept {
+  const std::int64_t exptime = item.exptime.load(std::memory_order_relaxed);
+  if (exptime != 0 && exptime <= now) {
     if (why != nullptr) *why = Miss::expired;
     return false;
   }
   const std::int64_t flush_at = flush_at_.load(std::memory_order_relaxed);
-  if (item.cas_ <= flush_cas_.load(std::memory_order_relaxed) ||
-      (flush_at != 0 && now >= flush_at && item.last_access() < flush_at)) {
+  if (item.cas.load(std::memory_order_relaxed) <= flush_cas_.load(std::memory_order_relaxed) ||
+      (flush_at != 0 && now >= flush_at && item.last_access.load(std::memory_order_relaxed) < flush_at)) {
     if (why != nullptr) *why = Miss::flushed;
     return false;
   }
   return true;
 }
 
-Item* Store::find_locked(Shard& shard, std::string_view key, std::uint64_t hash) noexcept {
-  for (Item* it = shard.buckets[hash & (shard.buckets.size() - 1)]; it != nullptr; it = it->hash_next_) {
-    if (it->hash_ == hash && it->key() == key) return it;
+ItemHeader* Store::find_locked(Shard& shard, std::string_view key, std::uint64_t hash) noexcept {
+  for (ItemHeader* it = shard.buckets[hash & (shard.buckets.size() - 1)]; it != nullptr; it = it->hash_next) {
+    if (it->hash == hash && it->key() == key) return it;
   }
   return nullptr;
 }
 
-Item* Store::find_live_locked(Shard& shard, std::string_view key, std::uint64_t hash, std::int64_t now,
-                              Miss* why) noexcept {
-  Item* item = find_locked(shard, key, hash);
+ItemHeader* Store::find_live_locked(Shard& shard, std::string_view key, std::uint64_t hash, std::int64_t now,
+                                    Miss* why) noexcept {
+  ItemHeader* item = find_locked(shard, key, hash);
   if (item == nullptr) {
     if (why != nullptr) *why = Miss::missing;
     return nullptr;
@@ -205,23 +210,23 @@ Item* Store::find_live_locked(Shard& shard, std::string_view key, std::uint64_t 
   if (!is_live(*item, now, why)) {
     // Lazy expiry: an expired or flushed item found on the way is freed now.
     ++shard.reclaimed;
-    if (!item->fetched()) ++shard.expired_unfetched;
+    if (!item->fetched.load(std::memory_order_relaxed)) ++shard.expired_unfetched;
     unlink_locked(shard, item);
     return nullptr;
   }
   return item;
 }
 
-void Store::link_locked(Shard& shard, Item* item) noexcept {
+void Store::link_locked(Shard& shard, ItemHeader* item) noexcept {
   if (shard.count + 1 > shard.buckets.size() + shard.buckets.size() / 2) {
     // Grow the table (the only allocation a store makes besides the item itself).
     try {
-      std::vector<Item*> bigger(shard.buckets.size() * 2, nullptr);
-      for (Item* head : shard.buckets) {
-        for (Item* it = head; it != nullptr;) {
-          Item* next = it->hash_next_;
-          Item*& slot = bigger[it->hash_ & (bigger.size() - 1)];
-          it->hash_next_ = slot;
+      std::vector<ItemHeader*> bigger(shard.buckets.size() * 2, nullptr);
+      for (ItemHeader* head : shard.buckets) {
+        for (ItemHeader* it = head; it != nullptr;) {
+          ItemHeader* next = it->hash_next;
+          ItemHeader*& slot = bigger[it->hash & (bigger.size() - 1)];
+          it->hash_next = slot;
           slot = it;
           it = next;
         }
@@ -231,38 +236,38 @@ void Store::link_locked(Shard& shard, Item* item) noexcept {
       // Longer chains, same correctness.
     }
   }
-  Item*& slot = shard.buckets[item->hash_ & (shard.buckets.size() - 1)];
-  item->hash_next_ = slot;
+  ItemHeader*& slot = shard.buckets[item->hash & (shard.buckets.size() - 1)];
+  item->hash_next = slot;
   slot = item;
-  item->lru_prev_ = nullptr;
-  item->lru_next_ = shard.lru_head;
-  if (shard.lru_head != nullptr) shard.lru_head->lru_prev_ = item;
+  item->lru_prev = nullptr;
+  item->lru_next = shard.lru_head;
+  if (shard.lru_head != nullptr) shard.lru_head->lru_prev = item;
   shard.lru_head = item;
   if (shard.lru_tail == nullptr) shard.lru_tail = item;
-  item->linked_ = true;
-  item->refs_.fetch_add(1, std::memory_order_relaxed);  // the table's reference
+  item->linked = true;
+  item->refs.fetch_add(1, std::memory_order_relaxed);  // the table's reference
   ++shard.count;
   ++shard.total_items;
 }
 
-void Store::unlink_locked(Shard& shard, Item* item) noexcept {
-  Item** link = &shard.buckets[item->hash_ & (shard.buckets.size() - 1)];
-  while (*link != item) link = &(*link)->hash_next_;
-  *link = item->hash_next_;
-  if (item->lru_prev_ != nullptr) item->lru_prev_->lru_next_ = item->lru_next_;
-  if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
-  if (shard.lru_head == item) shard.lru_head = item->lru_next_;
-  if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
-  item->hash_next_ = item->lru_prev_ = item->lru_next_ = nullptr;
-  item->linked_ = false;
+void Store::unlink_locked(Shard& shard, ItemHeader* item) noexcept {
+  ItemHeader** link = &shard.buckets[item->hash & (shard.buckets.size() - 1)];
+  while (*link != item) link = &(*link)->hash_next;
+  *link = item->hash_next;
+  if (item->lru_prev != nullptr) item->lru_prev->lru_next = item->lru_next;
+  if (item->lru_next != nullptr) item->lru_next->lru_prev = item->lru_prev;
+  if (shard.lru_head == item) shard.lru_head = item->lru_next;
+  if (shard.lru_tail == item) shard.lru_tail = item->lru_prev;
+  item->hash_next = item->lru_prev = item->lru_next = nullptr;
+  item->linked = false;
   --shard.count;
-  ItemRef dropped(item);  // the table's reference; freed now unless a reply still holds one
+  ItemRef dropped(item_of(item), store_access);  // the table's reference; freed now unless a reply still holds one
 }
 
-void Store::link_new_locked(Shard& shard, Item* item, std::int64_t now) noexcept {
-  item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  item->last_access_.store(now, std::memory_order_relaxed);
-  item->lru_bumped_ = static_cast<std::uint32_t>(now);
+void Store::link_new_locked(Shard& shard, ItemHeader* item, std::int64_t now) noexcept {
+  item->cas.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  item->last_access.store(now, std::memory_order_relaxed);
+  item->lru_bumped = static_cast<std::uint32_t>(now);
   link_locked(shard, item);
 }
 
@@ -270,11 +275,11 @@ StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compa
   if (mode == StoreMode::append || mode == StoreMode::prepend) {
     return store_joined(ref, mode == StoreMode::append, compare);
   }
-  Item* item = ref.get();
-  Shard& shard = shard_for(item->hash_);
+  ItemHeader* item = &header(*ref);
+  Shard& shard = shard_for(item->hash);
   const std::int64_t now = this->now();
   std::lock_guard<std::mutex> lock(shard.mutex);
-  Item* old = find_live_locked(shard, item->key(), item->hash_, now, nullptr);
+  ItemHeader* old = find_live_locked(shard, item->key(), item->hash, now, nullptr);
   switch (mode) {
     case StoreMode::set:
       break;
@@ -284,29 +289,31 @@ StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compa
     case StoreMode::replace:
       if (old == nullptr) return StoreResult::not_stored;
       break;
-    case StoreMode::cas:
+    case StoreMode::cas: {
       if (old == nullptr) return StoreResult::not_found;
-      if (old->cas_ != compare) {
+      const std::uint64_t old_cas = old->cas.load(std::memory_order_relaxed);
+      if (old_cas != compare) {
         // meta I: an older CAS may still store, as a stale value keeping TTL and token.
-        if (!set_stale || compare >= old->cas_) return StoreResult::exists;
-        item->exptime_.store(old->exptime_, std::memory_order_relaxed);
-        item->stale_ = true;
-        item->token_sent_ = old->token_sent_;
+        if (!set_stale || compare >= old_cas) return StoreResult::exists;
+        item->exptime.store(old->exptime.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        item->stale = true;
+        item->token_sent = old->token_sent;
       }
       break;
+    }
     case StoreMode::append:
     case StoreMode::prepend:
       break;  // store_joined()
   }
   if (old != nullptr) unlink_locked(shard, old);
-  item->fetched_.store(false, std::memory_order_relaxed);
+  item->fetched.store(false, std::memory_order_relaxed);
   link_new_locked(shard, item, now);
   return StoreResult::stored;
 }
 
 StoreResult Store::store_joined(const ItemRef& ref, bool append, std::uint64_t compare) {
-  Item* item = ref.get();
-  Shard& shard = shard_for(item->hash_);
+  const ItemHeader* item = &header(*ref);
+  Shard& shard = shard_for(item->hash);
   // A new item holding both values; it keeps the old item's flags and expiry. Its memory is
   // found outside the shard lock (finding it may evict from any shard), so the old value is
   // looked up again afterwards, and the size checked once more.
@@ -314,29 +321,32 @@ StoreResult Store::store_joined(const ItemRef& ref, bool append, std::uint64_t c
   for (;;) {
     const std::int64_t now = this->now();
     std::unique_lock<std::mutex> lock(shard.mutex);
-    Item* old = find_live_locked(shard, item->key(), item->hash_, now, nullptr);
+    ItemHeader* old = find_live_locked(shard, item->key(), item->hash, now, nullptr);
     if (old == nullptr) return StoreResult::not_stored;
-    if (compare != 0 && compare != old->cas_) return StoreResult::exists;  // meta's simplified CAS check
-    const std::size_t total = old->value_size_ + item->value_size_;
-    if (too_large(item->key_size_, total)) return StoreResult::not_stored;
-    if (!joined || joined->value_size_ != total) {
+    if (compare != 0 && compare != old->cas.load(std::memory_order_relaxed)) {
+      return StoreResult::exists;  // meta's simplified CAS check
+    }
+    const std::size_t total = old->value_size + item->value_size;
+    if (too_large(item->key_size, total)) return StoreResult::not_stored;
+    if (!joined || joined->value().size() != total) {
       lock.unlock();
       joined.reset();
-      Item* memory = new_item(item->key(), total);
+      ItemHeader* memory = new_item(item->key(), total);
       if (memory == nullptr) return StoreResult::no_memory;
-      joined = ItemRef(memory);
+      joined = ItemRef(item_of(memory), store_access);
       continue;
     }
-    joined->flags_ = old->flags_;
-    joined->exptime_.store(old->exptime_, std::memory_order_relaxed);
-    const Item& first = append ? *old : *item;
-    const Item& second = append ? *item : *old;
-    char* out = joined->data_ + joined->key_size_;
-    std::memcpy(out, first.value().data(), first.value_size_);
-    std::memcpy(out + first.value_size_, second.value().data(), second.value_size_);
+    ItemHeader& out_item = header(*joined);
+    out_item.flags = old->flags;
+    out_item.exptime.store(old->exptime.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    const ItemHeader& first = append ? *old : *item;
+    const ItemHeader& second = append ? *item : *old;
+    char* out = out_item.value().data();
+    std::memcpy(out, first.value().data(), first.value_size);
+    std::memcpy(out + first.value_size, second.value().data(), second.value_size);
     std::memcpy(out + total, "\r\n", 2);
     unlink_locked(shard, old);
-    link_new_locked(shard, joined.get(), now);
+    link_new_locked(shard, &out_item, now);
     return StoreResult::stored;  // `joined` drops the creation reference; the table keeps its own
   }
 }
@@ -349,29 +359,30 @@ ItemRef Store::get(std::string_view key, Miss* why) {
   const std::int64_t now = this->now();
   std::lock_guard<std::mutex> lock(shard.mutex);
   Miss miss = Miss::missing;
-  Item* item = find_live_locked(shard, key, hash, now, &miss);
+  ItemHeader* item = find_live_locked(shard, key, hash, now, &miss);
   if (why != nullptr) *why = item != nullptr ? Miss::none : miss;
   if (item == nullptr) return {};
   note_access_locked(shard, item, now);
-  item->refs_.fetch_add(1, std::memory_order_relaxed);
-  return ItemRef(item);
+  return share(item);
 }
 
-void Store::note_access_locked(Shard& shard, Item* item, std::int64_t now) noexcept {
+void Store::note_access_locked(Shard& shard, ItemHeader* item, std::int64_t now) noexcept {
   const auto now32 = static_cast<std::uint32_t>(now);
-  if (now32 - item->lru_bumped_ > lru_bump_interval && shard.lru_head != item) {
-    item->lru_bumped_ = now32;
-    item->lru_prev_->lru_next_ = item->lru_next_;
-    if (item->lru_next_ != nullptr) item->lru_next_->lru_prev_ = item->lru_prev_;
-    if (shard.lru_tail == item) shard.lru_tail = item->lru_prev_;
-    item->lru_prev_ = nullptr;
-    item->lru_next_ = shard.lru_head;
-    shard.lru_head->lru_prev_ = item;
+  if (now32 - item->lru_bumped > lru_bump_interval && shard.lru_head != item) {
+    item->lru_bumped = now32;
+    item->lru_prev->lru_next = item->lru_next;
+    if (item->lru_next != nullptr) item->lru_next->lru_prev = item->lru_prev;
+    if (shard.lru_tail == item) shard.lru_tail = item->lru_prev;
+    item->lru_prev = nullptr;
+    item->lru_next = shard.lru_head;
+    shard.lru_head->lru_prev = item;
     shard.lru_head = item;
   }
   // Written only when they change: a hot item's header stays clean in other cores' caches.
-  if (item->last_access() != now) item->last_access_.store(now, std::memory_order_relaxed);
-  if (!item->fetched()) item->fetched_.store(true, std::memory_order_relaxed);
+  if (item->last_access.load(std::memory_order_relaxed) != now) {
+    item->last_access.store(now, std::memory_order_relaxed);
+  }
+  if (!item->fetched.load(std::memory_order_relaxed)) item->fetched.store(true, std::memory_order_relaxed);
 }
 
 ItemRef Store::get_and_touch(std::string_view key, std::int64_t client_exptime, Miss* why) {
@@ -391,7 +402,7 @@ bool Store::remove(std::string_view key) {
   Shard& shard = shard_for(hash);
   const std::int64_t now = this->now();
   std::lock_guard<std::mutex> lock(shard.mutex);
-  Item* item = find_live_locked(shard, key, hash, now, nullptr);
+  ItemHeader* item = find_live_locked(shard, key, hash, now, nullptr);
   if (item == nullptr) return false;
   unlink_locked(shard, item);
   return true;
@@ -410,11 +421,11 @@ void Store::flush_all(std::int64_t delay_seconds) {
 std::size_t Store::reclaim_shard(Shard& shard, std::int64_t now) noexcept {
   std::size_t freed = 0;
   std::lock_guard<std::mutex> lock(shard.mutex);
-  for (Item* it = shard.lru_tail; it != nullptr;) {
-    Item* prev = it->lru_prev_;
+  for (ItemHeader* it = shard.lru_tail; it != nullptr;) {
+    ItemHeader* prev = it->lru_prev;
     if (!is_live(*it, now, nullptr)) {
       ++shard.reclaimed;
-      if (!it->fetched()) ++shard.expired_unfetched;
+      if (!it->fetched.load(std::memory_order_relaxed)) ++shard.expired_unfetched;
       unlink_locked(shard, it);
       ++freed;
     }
@@ -456,8 +467,8 @@ StoreStats Store::stats() const {
     s.expired_unfetched += shard->expired_unfetched;
     s.evicted_unfetched += shard->evicted_unfetched;
   }
-  s.bytes = used_bytes_.load(std::memory_order_relaxed);
-  s.total_malloced = slabs_->allocated();
+  s.bytes = memory_->used_bytes.load(std::memory_order_relaxed);
+  s.total_malloced = memory_->slabs.allocated();
   s.limit_maxbytes = options_.memory_limit;
   return s;
 }

@@ -6,11 +6,17 @@
 #include <cstring>
 #include <mutex>
 
+#include "item.hpp"
 #include "store_shard.hpp"
 
 namespace connkit::cache {
 
 using detail::hash_key;
+using detail::header;
+using detail::item_of;
+using detail::ItemHeader;
+using detail::share;
+using detail::store_access;
 
 namespace {
 
@@ -59,8 +65,8 @@ ItemRef Store::make_number_item(std::string_view key, std::uint32_t flags, std::
   const auto length = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, number).ptr - digits);
   ItemRef item = allocate(key, flags, exptime_client, length);
   if (item) {
-    std::memcpy(item->data_ + item->key_size_, digits, length);
-    std::memcpy(item->data_ + item->key_size_ + length, "\r\n", 2);
+    std::memcpy(item->value_with_crlf().data(), digits, length);
+    std::memcpy(item->value_with_crlf().data() + length, "\r\n", 2);
   }
   return item;
 }
@@ -70,14 +76,14 @@ ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_
   created = false;
   // An item N may need is made before locking: allocation can evict from any shard.
   ItemRef fresh = request.vivify ? make_number_item(key, 0, 0, request.initial) : ItemRef();
-  auto finish = [&](Item* target, bool made) {
-    std::int64_t e = target->exptime();
+  auto finish = [&](ItemHeader* target, bool made) {
+    std::int64_t e = target->exptime.load(std::memory_order_relaxed);
     bool won = false;
     TtlProgram program{e, request.ttl_at};
     const std::string_view order = request.order.empty() ? std::string_view("TN") : request.order;
     program.run(order, request.set_ttl ? absolute_exptime(request.ttl) : e, made,
                 absolute_exptime(request.vivify_exptime), false, 0, won);
-    target->exptime_.store(e, std::memory_order_relaxed);
+    target->exptime.store(e, std::memory_order_relaxed);
   };
   const std::uint64_t hash = hash_key(key);
   Shard& shard = shard_for(hash);
@@ -85,18 +91,18 @@ ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_
   for (;;) {
     const std::int64_t now = this->now();
     std::unique_lock<std::mutex> lock(shard.mutex);
-    Item* item = find_live_locked(shard, key, hash, now, nullptr);
+    ItemHeader* item = find_live_locked(shard, key, hash, now, nullptr);
     if (item == nullptr) {
       if (!request.vivify) return ArithResult::not_found;
       if (!fresh) return ArithResult::no_memory;
-      link_new_locked(shard, fresh.get(), now);
-      finish(fresh.get(), true);
+      link_new_locked(shard, &header(*fresh), now);
+      finish(&header(*fresh), true);
       created = true;
       result = request.initial;
       out = std::move(fresh);
       return ArithResult::ok;
     }
-    if (request.has_cas && item->cas_ != request.cas) return ArithResult::exists;
+    if (request.has_cas && item->cas.load(std::memory_order_relaxed) != request.cas) return ArithResult::exists;
     // memcached parses the value with strtoull: optional leading blanks, then digits ended by
     // a blank or the "\r\n" that follows every value.
     const std::span<const char> value = item->value();
@@ -116,31 +122,30 @@ ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_
     result = increment ? current + delta : (delta > current ? 0 : current - delta);  // incr wraps, decr floors
     char digits[24];
     const auto length = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, result).ptr - digits);
-    if (length <= value.size() && item->refs_.load(std::memory_order_acquire) == 1) {
+    if (length <= value.size() && item->refs.load(std::memory_order_acquire) == 1) {
       // In place, padded with spaces as memcached does when the number gets shorter; only
       // while the table holds the sole reference, so no reply in flight sees torn digits.
-      char* data = item->data_ + item->key_size_;
+      char* data = item->value().data();
       std::memcpy(data, digits, length);
       std::memset(data + length, ' ', value.size() - length);
-      item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      item->cas.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       finish(item, false);
-      item->refs_.fetch_add(1, std::memory_order_relaxed);
-      out = ItemRef(item);
+      out = share(item);
       return ArithResult::ok;
     }
-    if (!spare || spare->value_size_ != length) {
+    if (!spare || spare->value().size() != length) {
       lock.unlock();
       spare.reset();
-      Item* memory = new_item(key, length);
+      ItemHeader* memory = new_item(key, length);
       if (memory == nullptr) return ArithResult::no_memory;
-      spare = ItemRef(memory);
+      spare = ItemRef(item_of(memory), store_access);
       continue;  // the value may have changed meanwhile: look again
     }
-    Item* replacement = spare.get();
-    replacement->flags_ = item->flags_;
-    replacement->exptime_.store(item->exptime_, std::memory_order_relaxed);
-    std::memcpy(replacement->data_ + replacement->key_size_, digits, length);
-    std::memcpy(replacement->data_ + replacement->key_size_ + length, "\r\n", 2);
+    ItemHeader* replacement = &header(*spare);
+    replacement->flags = item->flags;
+    replacement->exptime.store(item->exptime.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    std::memcpy(replacement->value().data(), digits, length);
+    std::memcpy(replacement->value().data() + length, "\r\n", 2);
     unlink_locked(shard, item);
     link_new_locked(shard, replacement, now);
     finish(replacement, false);
@@ -154,40 +159,39 @@ ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, Met
   ItemRef fresh;
   if (request.vivify) {
     fresh = allocate(key, 0, 0, 0);
-    if (fresh) std::memcpy(fresh->data_ + fresh->key_size_, "\r\n", 2);
+    if (fresh) std::memcpy(fresh->value_with_crlf().data(), "\r\n", 2);
   }
   const std::uint64_t hash = hash_key(key);
   Shard& shard = shard_for(hash);
   const std::int64_t now = this->now();
   std::lock_guard<std::mutex> lock(shard.mutex);
   Miss miss = Miss::missing;
-  Item* item = find_live_locked(shard, key, hash, now, &miss);
+  ItemHeader* item = find_live_locked(shard, key, hash, now, &miss);
   if (item == nullptr && fresh) {
-    link_new_locked(shard, fresh.get(), now);
-    item = fresh.get();
+    item = &header(*fresh);
+    link_new_locked(shard, item, now);
     result.created = true;
   }
   if (item == nullptr) {
     if (why != nullptr) *why = miss;
     return {};
   }
-  result.fetched_before = item->fetched();
-  result.last_access_before = item->last_access();
-  std::int64_t e = item->exptime();
+  result.fetched_before = item->fetched.load(std::memory_order_relaxed);
+  result.last_access_before = item->last_access.load(std::memory_order_relaxed);
+  std::int64_t e = item->exptime.load(std::memory_order_relaxed);
   TtlProgram program{e, result.ttl_at};
   const std::string_view order = request.order.empty() ? std::string_view("TNR") : request.order;
   program.run(order, request.set_ttl ? absolute_exptime(request.ttl) : e, result.created,
-              absolute_exptime(request.vivify_exptime), item->token_sent_,
+              absolute_exptime(request.vivify_exptime), item->token_sent,
               request.recache ? absolute_exptime(request.recache_ttl) : 0, result.won);
-  item->exptime_.store(e, std::memory_order_relaxed);
-  result.token_was_sent = item->token_sent_;
-  result.stale = item->stale_;
-  if (item->stale_ && !item->token_sent_) result.won = true;
-  if (result.won) item->token_sent_ = true;
+  item->exptime.store(e, std::memory_order_relaxed);
+  result.token_was_sent = item->token_sent;
+  result.stale = item->stale;
+  if (item->stale && !item->token_sent) result.won = true;
+  if (result.won) item->token_sent = true;
   if (!request.no_update) note_access_locked(shard, item, now);
   if (why != nullptr) *why = Miss::none;
-  item->refs_.fetch_add(1, std::memory_order_relaxed);
-  return ItemRef(item);
+  return share(item);
 }
 
 MetaDeleteResult Store::meta_delete(std::string_view key, bool has_cas, std::uint64_t cas, bool invalidate,
@@ -196,15 +200,15 @@ MetaDeleteResult Store::meta_delete(std::string_view key, bool has_cas, std::uin
   Shard& shard = shard_for(hash);
   const std::int64_t now = this->now();
   std::lock_guard<std::mutex> lock(shard.mutex);
-  Item* item = find_live_locked(shard, key, hash, now, nullptr);
+  ItemHeader* item = find_live_locked(shard, key, hash, now, nullptr);
   if (item == nullptr) return MetaDeleteResult::not_found;
-  if (has_cas && item->cas_ != cas) return MetaDeleteResult::exists;
+  if (has_cas && item->cas.load(std::memory_order_relaxed) != cas) return MetaDeleteResult::exists;
   if (invalidate) {
     // Marked stale, not removed: the next meta get wins the token to recache it.
-    if (set_ttl) item->exptime_.store(absolute_exptime(ttl), std::memory_order_relaxed);
-    item->stale_ = true;
-    item->token_sent_ = false;
-    item->cas_.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (set_ttl) item->exptime.store(absolute_exptime(ttl), std::memory_order_relaxed);
+    item->stale = true;
+    item->token_sent = false;
+    item->cas.store(next_cas_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return MetaDeleteResult::deleted;
   }
   unlink_locked(shard, item);

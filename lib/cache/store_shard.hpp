@@ -15,10 +15,10 @@ namespace connkit::cache {
 
 struct Store::Shard {
   std::mutex mutex;
-  std::vector<Item*> buckets = std::vector<Item*>(1024, nullptr);
+  std::vector<detail::ItemHeader*> buckets = std::vector<detail::ItemHeader*>(1024, nullptr);
   std::size_t count = 0;
-  Item* lru_head = nullptr;  // most recently used
-  Item* lru_tail = nullptr;
+  detail::ItemHeader* lru_head = nullptr;  // most recently used
+  detail::ItemHeader* lru_tail = nullptr;
   std::uint64_t total_items = 0;
   std::uint64_t evictions = 0;
   std::uint64_t reclaimed = 0;

@@ -15,7 +15,6 @@
 namespace connkit::cache::detail {
 namespace {
 
-constexpr std::size_t key_max_length = 250;          // memcached's KEY_MAX_LENGTH
 constexpr unsigned max_verbosity = 2;                // memcached's MAX_VERBOSITY_LEVEL
 
 bool starts_with(std::string_view s, std::string_view prefix) noexcept {
@@ -84,7 +83,7 @@ void TextHandler::on_close(Connection&, boost::system::error_code) noexcept {
 
 Action TextHandler::process(Connection& conn, std::string_view line, std::size_t used) {
   noreply_ = false;
-  if (endpoint_.verbosity() > 1) {
+  if (conn.verbosity() > 1) {
     char message[128];
     std::snprintf(message, sizeof message, "<%d %.*s", conn.native_handle(),
                   static_cast<int>(std::min<std::size_t>(line.size(), 100)), line.data());
@@ -241,8 +240,8 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
     }
     return true;
   };
-  // A key over 250 bytes anywhere makes the whole command an error (and nothing else is sent).
-  if (!for_each_key([](std::string_view key) { return key.size() <= key_max_length; })) {
+  // A key over max_key_length bytes anywhere makes the whole command an error (and nothing else is sent).
+  if (!for_each_key([](std::string_view key) { return key.size() <= max_key_length; })) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return Action::consumed(used);
   }
@@ -252,7 +251,7 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
     ItemRef item = touch ? endpoint_.store().get_and_touch(key, exptime, &why) : endpoint_.store().get(key, &why);
     if (touch) {
       stats[&CommandStats::cmd_touch].add();
-      stats[item ? &CommandStats::touch_hits : &CommandStats::touch_misses].add();
+      (item ? stats[&CommandStats::touch_hits] : stats[&CommandStats::touch_misses]).add();
     } else {
       stats[&CommandStats::cmd_get].add();
       if (item) {
@@ -286,7 +285,7 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
 Action TextHandler::process_update(Connection& conn, const Tokens& t, std::size_t used, StoreMode mode) {
   set_noreply_maybe(t);
   const std::string_view key = t.token[1];
-  if (key.size() > key_max_length) {
+  if (key.size() > max_key_length) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return Action::consumed(used);
   }
@@ -370,7 +369,7 @@ void TextHandler::process_delete(Connection& conn, const Tokens& t) {
     }
   }
   const std::string_view key = t.token[1];
-  if (key.size() > key_max_length) {
+  if (key.size() > max_key_length) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return;
   }
@@ -386,7 +385,7 @@ void TextHandler::process_delete(Connection& conn, const Tokens& t) {
 void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool increment) {
   set_noreply_maybe(t);
   const std::string_view key = t.token[1];
-  if (key.size() > key_max_length) {
+  if (key.size() > max_key_length) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return;
   }
@@ -399,7 +398,7 @@ void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool inc
   CommandCounters& stats = counters(conn);
   switch (endpoint_.store().arithmetic(key, increment, delta, value)) {
     case ArithResult::ok: {
-      stats[increment ? &CommandStats::incr_hits : &CommandStats::decr_hits].add();
+      (increment ? stats[&CommandStats::incr_hits] : stats[&CommandStats::decr_hits]).add();
       char digits[24];
       const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
       out_string(conn, std::string_view(digits, static_cast<std::size_t>(end - digits)));
@@ -413,7 +412,7 @@ void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool inc
       break;
     case ArithResult::exists:  // only with a CAS check, which incr/decr never ask for
     case ArithResult::not_found:
-      stats[increment ? &CommandStats::incr_misses : &CommandStats::decr_misses].add();
+      (increment ? stats[&CommandStats::incr_misses] : stats[&CommandStats::decr_misses]).add();
       out_string(conn, "NOT_FOUND");
       break;
   }
@@ -422,7 +421,7 @@ void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool inc
 void TextHandler::process_touch(Connection& conn, const Tokens& t) {
   set_noreply_maybe(t);
   const std::string_view key = t.token[1];
-  if (key.size() > key_max_length) {
+  if (key.size() > max_key_length) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return;
   }
@@ -471,7 +470,7 @@ void TextHandler::process_verbosity(Connection& conn, const Tokens& t) {
     out_string(conn, "CLIENT_ERROR bad command line format");
     return;
   }
-  endpoint_.set_verbosity(static_cast<int>(std::min(level, max_verbosity)));
+  conn.set_verbosity(static_cast<int>(std::min(level, max_verbosity)));  // server-wide, as memcached's
   out_string(conn, "OK");
 }
 
@@ -481,7 +480,7 @@ void TextHandler::process_stats(Connection& conn, const Tokens& t) {
   if (t.count == 2) {
     text = general_stats(endpoint_);
   } else if (sub == "settings") {
-    text = settings_stats(endpoint_);
+    text = settings_stats(endpoint_, conn.verbosity());
   } else if (sub == "conns") {
     text = conns_stats(endpoint_);
   } else if (sub == "reset") {

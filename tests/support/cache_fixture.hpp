@@ -17,8 +17,9 @@
 namespace connkit::test {
 
 /// A store, an endpoint and a one-worker server on a free port, with a clock the test moves.
+/// The server starts at verbosity 0, logging to `log` if one is given.
 struct CacheFixture {
-  explicit CacheFixture(std::size_t memory = 64u << 20, std::size_t item_max = 1u << 20) {
+  explicit CacheFixture(std::size_t memory = 64u << 20, std::size_t item_max = 1u << 20, LogSink log = {}) {
     cache::StoreOptions so;
     so.memory_limit = memory;
     so.item_size_max = item_max;
@@ -27,6 +28,7 @@ struct CacheFixture {
     endpoint = std::make_unique<cache::Endpoint>(*store);
     ServerOptions options;
     options.threads = 1;
+    options.log = std::move(log);
     ListenerOptions l;
     l.handler = endpoint->handler_factory();
     options.listeners.push_back(l);

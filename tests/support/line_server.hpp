@@ -1,13 +1,12 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include <connkit/connkit.hpp>
 
 #include "line_handler.hpp"
+#include "support/log_capture.hpp"
 
 namespace connkit::test {
 
@@ -22,25 +21,5 @@ inline ServerOptions line_options(unsigned threads = 1, examples::LineLimits lim
   o.listeners.push_back(std::move(l));
   return o;
 }
-
-/// Collects log lines from any thread.
-struct LogCapture {
-  std::mutex mutex;
-  std::vector<std::string> lines;
-
-  LogSink sink() {
-    return [this](int, std::string_view line) {
-      std::lock_guard<std::mutex> lock(mutex);
-      lines.emplace_back(line);
-    };
-  }
-  bool contains(std::string_view text) {
-    std::lock_guard<std::mutex> lock(mutex);
-    for (const auto& l : lines) {
-      if (l.find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-};
 
 }  // namespace connkit::test

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,7 +23,6 @@ struct EndpointOptions {
   std::size_t max_line = 2048;       ///< a non-get line longer than this without "\n" closes (memcached)
   bool cas_enabled = true;           ///< -C turns CAS off
   bool flush_enabled = true;         ///< -F turns flush_all off
-  int verbosity = 0;                 ///< -v levels; `verbosity N` changes it at run time
 };
 
 /// Command counters (memcached's thread stats), summed over workers by Endpoint::command_stats().
@@ -102,9 +100,6 @@ class Endpoint {
   const Server* server() const noexcept { return server_; }
   /// Unix time the endpoint was made (for `uptime`).
   std::int64_t started() const noexcept { return started_; }
-  /// Current verbosity (the `verbosity` command changes it).
-  int verbosity() const noexcept { return verbosity_.load(std::memory_order_relaxed); }
-  void set_verbosity(int v) noexcept { verbosity_.store(v, std::memory_order_relaxed); }
 
   /// `stats reset`: command, traffic and item totals count from now (memcached's scope;
   /// gauges such as curr_items and curr_connections are not reset).
@@ -122,12 +117,9 @@ class Endpoint {
   EndpointOptions options_;
   const Server* server_ = nullptr;
   std::int64_t started_;
-  std::atomic<int> verbosity_;
+  struct Baseline;
   std::unique_ptr<detail::CommandCounters[]> counters_;  // one per possible worker
-  std::unique_ptr<CommandStats> baseline_;              // subtracted after `stats reset`
-  std::unique_ptr<ConnectionStats> connection_baseline_;
-  std::unique_ptr<StoreStats> store_baseline_;
-  mutable std::atomic_flag baseline_lock_ = ATOMIC_FLAG_INIT;
+  std::unique_ptr<Baseline> baseline_;                  // subtracted after `stats reset`
 };
 
 /// Workers an Endpoint keeps counters for (worker indexes at or above it share the last slot).

@@ -21,6 +21,10 @@ using Clock = std::function<std::int64_t()>;
 /// is read beyond what the kernel already keeps for the current tick).
 Clock system_clock();
 
+/// The longest key, in bytes (memcached's KEY_MAX_LENGTH): longer keys are refused by the
+/// protocols and by Store::allocate().
+inline constexpr std::size_t max_key_length = 250;
+
 /// What a Store is built from.
 struct StoreOptions {
   /// Bytes for keys, values and item overhead (memcached's -m): a bound on all item memory,
@@ -31,77 +35,93 @@ struct StoreOptions {
   Clock clock;                            ///< empty: system_clock()
 };
 
-class Store;
-
 namespace detail {
-class SlabAllocator;
-}
+
+struct ItemMemory;   // lib/cache/item.hpp: the store's memory a released item goes back to
+struct StoreAccess;  // lib/cache/item.hpp: the key to Item's and ItemRef's store-only constructors
+
+/// The fields of an Item, then its key, value and "\r\n" (memcached's item header and
+/// data). Internal: only the store writes them (lib/cache/item.hpp reaches them); users read
+/// them through Item's accessors. Item's only member, so the two share an address.
+struct ItemHeader {
+  std::atomic<std::uint32_t> refs{1};
+  std::uint32_t flags = 0;
+  // Changed under the shard lock, read by replies without it: relaxed atomics.
+  std::atomic<std::int64_t> exptime{0};
+  std::atomic<std::uint64_t> cas{0};
+  std::atomic<std::int64_t> last_access{0};
+  std::atomic<bool> fetched{false};
+  bool linked = false;
+  bool stale = false;
+  bool token_sent = false;
+  std::uint8_t key_size = 0;
+  std::uint8_t slab_class = 0;
+  std::uint32_t value_size = 0;
+  std::uint32_t lru_bumped = 0;   // low 32 bits of the Unix time it last moved to the LRU head
+  std::uint64_t hash = 0;
+  ItemHeader* hash_next = nullptr;  // shard's hash chain
+  ItemHeader* lru_prev = nullptr;   // shard's LRU list: head = most recent
+  ItemHeader* lru_next = nullptr;
+  ItemMemory* memory = nullptr;     // where the item goes back once the last reference drops
+  char data[1];                     // key, value, "\r\n"
+
+  std::string_view key() const noexcept { return {data, key_size}; }
+  std::span<char> value() noexcept { return {data + key_size, value_size}; }
+  std::span<const char> value() const noexcept { return {data + key_size, value_size}; }
+  std::size_t total_size() const noexcept { return sizeof(ItemHeader) + key_size + value_size + 2; }
+};
+
+}  // namespace detail
 
 /// One cached item: key, 32-bit client flags, expiry, CAS unique and value, in one block.
 /// Reference counted: a reply that sends the value zero-copy holds a reference, so the
 /// bytes stay valid while another client overwrites or deletes the key.
 class Item {
  public:
-  std::string_view key() const noexcept { return {data_, key_size_}; }
+  /// Made only by the store (no one else can name a StoreAccess).
+  explicit Item(const detail::StoreAccess&) noexcept {}
+  Item(const Item&) = delete;
+  Item& operator=(const Item&) = delete;
+
+  std::string_view key() const noexcept { return h_.key(); }
   /// The value, without the trailing "\r\n".
-  std::span<char> value() noexcept { return {data_ + key_size_, value_size_}; }
-  std::span<const char> value() const noexcept { return {data_ + key_size_, value_size_}; }
+  std::span<char> value() noexcept { return h_.value(); }
+  std::span<const char> value() const noexcept { return h_.value(); }
   /// The value followed by "\r\n": what a text-protocol reply sends, and what a set reads.
-  std::span<char> value_with_crlf() noexcept { return {data_ + key_size_, value_size_ + 2}; }
-  std::uint32_t flags() const noexcept { return flags_; }
+  std::span<char> value_with_crlf() noexcept { return {h_.data + h_.key_size, h_.value_size + 2}; }
+  std::uint32_t flags() const noexcept { return h_.flags; }
   /// Absolute expiry in Unix seconds; 0 = never.
-  std::int64_t exptime() const noexcept { return exptime_.load(std::memory_order_relaxed); }
+  std::int64_t exptime() const noexcept { return h_.exptime.load(std::memory_order_relaxed); }
   /// The CAS unique (changes on touch-free updates such as an invalidation).
-  std::uint64_t cas() const noexcept { return cas_.load(std::memory_order_relaxed); }
+  std::uint64_t cas() const noexcept { return h_.cas.load(std::memory_order_relaxed); }
   /// Last time the item was stored or read (Unix seconds).
-  std::int64_t last_access() const noexcept { return last_access_.load(std::memory_order_relaxed); }
+  std::int64_t last_access() const noexcept { return h_.last_access.load(std::memory_order_relaxed); }
   /// True once the item has been read since it was stored.
-  bool fetched() const noexcept { return fetched_.load(std::memory_order_relaxed); }
+  bool fetched() const noexcept { return h_.fetched.load(std::memory_order_relaxed); }
   /// Marked stale by an invalidation (meta `md ... I`, `ms ... I`).
-  bool stale() const noexcept { return stale_; }
+  bool stale() const noexcept { return h_.stale; }
   /// A client already holds the recache token (meta W / Z).
-  bool token_sent() const noexcept { return token_sent_; }
+  bool token_sent() const noexcept { return h_.token_sent; }
   /// Bytes of this item (memcached's item size): what the `bytes` stat adds up. Its memory
   /// is a chunk of its size class, which may be larger.
-  std::size_t total_size() const noexcept { return sizeof(Item) + key_size_ + value_size_ + 2; }
+  std::size_t total_size() const noexcept { return h_.total_size(); }
   /// The size class of the item's memory, from 1 (memcached's slab class id); 0 for an item
   /// above the largest class, allocated on its own.
-  unsigned slab_class() const noexcept { return slab_class_; }
+  unsigned slab_class() const noexcept { return h_.slab_class; }
 
   /// A reference for a zero-copy reply: the reply list releases it once the bytes are sent.
   BufferOwner owner() noexcept;
 
  private:
-  friend class Store;
-  friend class ItemRef;
-  Item() = default;
-
-  std::atomic<std::uint32_t> refs_{1};
-  std::uint32_t flags_ = 0;
-  // Changed under the shard lock, read by replies without it: relaxed atomics.
-  std::atomic<std::int64_t> exptime_{0};
-  std::atomic<std::uint64_t> cas_{0};
-  std::atomic<std::int64_t> last_access_{0};
-  std::atomic<bool> fetched_{false};
-  bool linked_ = false;
-  bool stale_ = false;
-  bool token_sent_ = false;
-  std::uint8_t key_size_ = 0;
-  std::uint8_t slab_class_ = 0;
-  std::uint32_t value_size_ = 0;
-  std::uint32_t lru_bumped_ = 0;  // low 32 bits of the Unix time it last moved to the LRU head
-  std::uint64_t hash_ = 0;
-  Item* hash_next_ = nullptr;  // shard's hash chain
-  Item* lru_prev_ = nullptr;   // shard's LRU list: head = most recent
-  Item* lru_next_ = nullptr;
-  Store* store_ = nullptr;
-  char data_[1];               // key, value, "\r\n"
+  detail::ItemHeader h_;  // the only member (standard layout): see detail::header()
 };
 
 /// An owning reference to an Item (intrusive count; copying takes a reference).
 class ItemRef {
  public:
   ItemRef() = default;
+  /// Adopts a reference the store already counted (only the store can name a StoreAccess).
+  ItemRef(Item* adopted, const detail::StoreAccess&) noexcept : item_(adopted) {}
   ItemRef(const ItemRef& o) noexcept : item_(o.item_) { retain(); }
   ItemRef(ItemRef&& o) noexcept : item_(std::exchange(o.item_, nullptr)) {}
   ItemRef& operator=(ItemRef o) noexcept {
@@ -117,12 +137,7 @@ class ItemRef {
   void reset() noexcept;
 
  private:
-  friend class Store;
-  friend class Item;
-  explicit ItemRef(Item* adopted) noexcept : item_(adopted) {}
-  void retain() noexcept {
-    if (item_ != nullptr) item_->refs_.fetch_add(1, std::memory_order_relaxed);
-  }
+  void retain() noexcept;
   Item* item_ = nullptr;
 };
 
@@ -211,8 +226,9 @@ class Store {
   std::int64_t absolute_exptime(std::int64_t client_exptime) const noexcept;
 
   /// Makes an unlinked item with room for `value_size` bytes plus "\r\n" (fill it through
-  /// value_with_crlf()). Null if the item would exceed item_size_max, or if memory cannot
-  /// be found. `client_exptime` follows absolute_exptime().
+  /// value_with_crlf()). Null if the key is empty or longer than max_key_length, if the item
+  /// would exceed item_size_max, or if memory cannot be found. `client_exptime` follows
+  /// absolute_exptime().
   ItemRef allocate(std::string_view key, std::uint32_t flags, std::int64_t client_exptime, std::size_t value_size);
   /// True if an item for this key and value size would exceed item_size_max.
   bool too_large(std::size_t key_size, std::size_t value_size) const noexcept;
@@ -264,9 +280,8 @@ class Store {
 
   StoreOptions options_;
   bool system_clock_ = false;  // options_.clock is system_clock(): read it without the std::function
-  std::unique_ptr<detail::SlabAllocator> slabs_;
+  std::unique_ptr<detail::ItemMemory> memory_;  // size classes and the bytes of live items
   std::vector<std::unique_ptr<Shard>> shards_;
-  std::atomic<std::size_t> used_bytes_{0};
   std::atomic<std::uint64_t> next_cas_{0};
   std::atomic<std::int64_t> flush_at_{0};     // items last stored before this are invalid once it passes
   std::atomic<std::uint64_t> flush_cas_{0};   // items with cas <= this are invalid (immediate flush)
@@ -275,21 +290,22 @@ class Store {
   std::atomic<std::int64_t> reclaim_interval_{1};  // seconds until the next pass
   std::atomic<unsigned> reclaim_cursor_{0};
 
-  void release(Item* item) noexcept;
-  Item* new_item(std::string_view key, std::size_t value_size) noexcept;
+  // The internals work on items' headers (lib/cache/item.hpp): the ItemHeader of an Item
+  // is at its address.
+  using Header = detail::ItemHeader;
+  Header* new_item(std::string_view key, std::size_t value_size) noexcept;
   StoreResult store_joined(const ItemRef& item, bool append, std::uint64_t compare);
   bool evict_one(unsigned preferred) noexcept;
-  bool is_live(const Item& item, std::int64_t now, Miss* why) const noexcept;
-  void unlink_locked(Shard& shard, Item* item) noexcept;
-  void link_locked(Shard& shard, Item* item) noexcept;
-  void link_new_locked(Shard& shard, Item* item, std::int64_t now) noexcept;
+  bool is_live(const Header& item, std::int64_t now, Miss* why) const noexcept;
+  void unlink_locked(Shard& shard, Header* item) noexcept;
+  void link_locked(Shard& shard, Header* item) noexcept;
+  void link_new_locked(Shard& shard, Header* item, std::int64_t now) noexcept;
   ItemRef make_number_item(std::string_view key, std::uint32_t flags, std::int64_t exptime_client, std::uint64_t number);
-  Item* find_locked(Shard& shard, std::string_view key, std::uint64_t hash) noexcept;
-  Item* find_live_locked(Shard& shard, std::string_view key, std::uint64_t hash, std::int64_t now, Miss* why) noexcept;
+  Header* find_locked(Shard& shard, std::string_view key, std::uint64_t hash) noexcept;
+  Header* find_live_locked(Shard& shard, std::string_view key, std::uint64_t hash, std::int64_t now, Miss* why) noexcept;
   /// A hit: moves the item to the LRU head (at most once a minute) and records the access.
-  void note_access_locked(Shard& shard, Item* item, std::int64_t now) noexcept;
+  void note_access_locked(Shard& shard, Header* item, std::int64_t now) noexcept;
   std::size_t reclaim_shard(Shard& shard, std::int64_t now) noexcept;
-  friend class ItemRef;
 };
 
 }  // namespace connkit::cache
