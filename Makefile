@@ -6,7 +6,7 @@ BUILD    := build/$(PRESET)
 JOBS     ?= 2
 PACKAGES := g++ cmake make libboost-dev libboost-system-dev catch2 \
             memcached libmemcached-tools python3-pymemcache libbenchmark-dev \
-            liburing-dev
+            liburing-dev pkgconf
 # Like memcached, cache_server refuses to run as root without -u: as root, name root itself.
 RUN_USER := $(if $(filter 0,$(shell id -u)),-u root)
 RUN_ARGS ?= $(strip -l 127.0.0.1 -p 11211 $(RUN_USER) -v)
