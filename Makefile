@@ -1,9 +1,11 @@
 # Quick start: `make run` (build and start the server on 127.0.0.1:11211), `make test`.
 # Both install any missing Debian packages first (as root, or through sudo).
+# WERROR=ON turns warnings into errors on connkit's own targets (CI does; the presets don't).
 
 PRESET   ?= release
 BUILD    := build/$(PRESET)
 JOBS     ?= 2
+WERROR   ?= OFF
 PACKAGES := g++ cmake make libboost-dev libboost-system-dev catch2 \
             memcached libmemcached-tools python3-pymemcache libbenchmark-dev \
             liburing-dev pkgconf
@@ -19,7 +21,7 @@ deps:
 	@./cmake/install-deps.sh $(PACKAGES)
 
 configure: deps
-	cmake --preset $(PRESET)
+	cmake --preset $(PRESET) -DCONNKIT_WERROR=$(WERROR)
 
 build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
