@@ -9,16 +9,18 @@ WERROR   ?= OFF
 PACKAGES := g++ cmake make libboost-dev libboost-system-dev catch2 \
             memcached libmemcached-tools python3-pymemcache libbenchmark-dev \
             liburing-dev pkgconf
+# Packages only a preset needs: tsan builds with clang 14 (its TSan runtime and symbolizer).
+PACKAGES_tsan := clang-14 libclang-rt-14-dev llvm-14
 # Like memcached, cache_server refuses to run as root without -u: as root, name root itself.
 RUN_USER := $(if $(filter 0,$(shell id -u)),-u root)
 RUN_ARGS ?= $(strip -l 127.0.0.1 -p 11211 $(RUN_USER) -v)
 
-.PHONY: all deps configure build run test asan-test clean
+.PHONY: all deps configure build run test asan-test tsan-test clean
 
 all: build
 
 deps:
-	@./cmake/install-deps.sh $(PACKAGES)
+	@./cmake/install-deps.sh $(PACKAGES) $(PACKAGES_$(PRESET))
 
 configure: deps
 	cmake --preset $(PRESET) -DCONNKIT_WERROR=$(WERROR)
@@ -34,6 +36,10 @@ test: build
 
 asan-test:
 	$(MAKE) test PRESET=asan
+
+# ThreadSanitizer over the multi-threaded tests (ctest label multithreaded).
+tsan-test:
+	$(MAKE) test PRESET=tsan
 
 clean:
 	rm -rf build
