@@ -1,25 +1,29 @@
 # Quick start: `make run` (build and start the server on 127.0.0.1:11211), `make test`.
 # Both install any missing Debian packages first (as root, or through sudo).
+# WERROR=ON turns warnings into errors on connkit's own targets (CI does; the presets don't).
 
 PRESET   ?= release
 BUILD    := build/$(PRESET)
 JOBS     ?= 2
+WERROR   ?= OFF
 PACKAGES := g++ cmake make libboost-dev libboost-system-dev catch2 \
             memcached libmemcached-tools python3-pymemcache libbenchmark-dev \
-            liburing-dev
+            liburing-dev pkgconf
+# Packages only a preset needs: tsan builds with clang 14 (its TSan runtime and symbolizer).
+PACKAGES_tsan := clang-14 libclang-rt-14-dev llvm-14
 # Like memcached, cache_server refuses to run as root without -u: as root, name root itself.
 RUN_USER := $(if $(filter 0,$(shell id -u)),-u root)
 RUN_ARGS ?= $(strip -l 127.0.0.1 -p 11211 $(RUN_USER) -v)
 
-.PHONY: all deps configure build run test asan-test clean
+.PHONY: all deps configure build run test asan-test tsan-test clean
 
 all: build
 
 deps:
-	@./cmake/install-deps.sh $(PACKAGES)
+	@./cmake/install-deps.sh $(PACKAGES) $(PACKAGES_$(PRESET))
 
 configure: deps
-	cmake --preset $(PRESET)
+	cmake --preset $(PRESET) -DCONNKIT_WERROR=$(WERROR)
 
 build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
@@ -32,6 +36,10 @@ test: build
 
 asan-test:
 	$(MAKE) test PRESET=asan
+
+# ThreadSanitizer over the multi-threaded tests (ctest label multithreaded).
+tsan-test:
+	$(MAKE) test PRESET=tsan
 
 clean:
 	rm -rf build

@@ -1,23 +1,113 @@
-# Installs the build tree (built with the same compiler flags, e.g. sanitizers) into a scratch prefix, then builds and runs the consumer against it.
+# Installs connkit and builds and runs tests/consumer against the install, three ways:
+#   static      the build tree under test (static libraries unless configured otherwise),
+#               installed with `cmake --install`, consumed through find_package(connkit)
+#   shared      this source tree built again with BUILD_SHARED_LIBS=ON (the two library
+#               targets only), installed, consumed through find_package(connkit)
+#   pkg-config  each of the two installs, consumed with `pkg-config --cflags --libs
+#               connkit-cache` (which requires connkit) on the compiler's command line
+# Everything uses the build tree's compiler and flags (e.g. sanitizers).
+#
+# -D: CONNKIT_SOURCE_DIR BUILD_DIR CONSUMER_DIR WORK_DIR LIBDIR (CMAKE_INSTALL_LIBDIR)
+#     GENERATOR CXX_COMPILER BUILD_TYPE CXX_FLAGS LINKER_FLAGS VERSION SOVERSION
+
+function(run)
+  cmake_parse_arguments(RUN "" "WHAT" "COMMAND;ENV" ${ARGN})
+  if(RUN_ENV)
+    set(RUN_COMMAND ${CMAKE_COMMAND} -E env ${RUN_ENV} ${RUN_COMMAND})
+  endif()
+  execute_process(COMMAND ${RUN_COMMAND} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${RUN_WHAT} failed (${rc}):\n${RUN_COMMAND}\n${out}")
+  endif()
+  message(STATUS "${RUN_WHAT}: ok")
+  set(run_output "${out}" PARENT_SCOPE)
+endfunction()
+
+# Fails unless `binary` loads `library` (a NEEDED entry) when `expected` is YES, or does not.
+function(expect_needed binary library expected)
+  execute_process(COMMAND readelf -d "${binary}" OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
+  string(FIND "${dynamic}" "Shared library: [${library}]" at)
+  if(at EQUAL -1)
+    set(needed NO)
+  else()
+    set(needed YES)
+  endif()
+  if(NOT rc EQUAL 0 OR NOT needed STREQUAL expected)
+    message(FATAL_ERROR "${binary}: loads ${library}: ${needed}, expected ${expected}\n${dynamic}")
+  endif()
+endfunction()
+
+# Consumes the install in `prefix` through find_package, then through pkg-config.
+function(consume kind prefix)
+  set(build "${WORK_DIR}/consumer-${kind}")
+  run(WHAT "${kind}: configuring the consumer (find_package)"
+      COMMAND ${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${build}" -G "${GENERATOR}"
+              "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_PREFIX_PATH=${prefix}"
+              "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}" "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
+              "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}")
+  run(WHAT "${kind}: building the consumer" COMMAND ${CMAKE_COMMAND} --build "${build}")
+  run(WHAT "${kind}: running the consumer" COMMAND "${build}/consumer")
+  message(STATUS "  ${run_output}")
+  if(kind STREQUAL "shared")
+    set(shared YES)
+  else()
+    set(shared NO)
+  endif()
+  expect_needed("${build}/consumer" "libconnkit.so.${SOVERSION}" ${shared})
+
+  # pkg-config, with the search path the README gives: <prefix>/<libdir>/pkgconfig.
+  set(ENV{PKG_CONFIG_PATH} "${prefix}/${LIBDIR}/pkgconfig")
+  run(WHAT "${kind}: pkg-config --modversion connkit"
+      COMMAND pkg-config --modversion connkit)
+  string(STRIP "${run_output}" modversion)
+  if(NOT modversion STREQUAL VERSION)
+    message(FATAL_ERROR "connkit.pc says version ${modversion}, the project ${VERSION}")
+  endif()
+  run(WHAT "${kind}: pkg-config --cflags --libs connkit-cache"
+      COMMAND pkg-config --cflags --libs connkit-cache)
+  separate_arguments(pc_flags UNIX_COMMAND "${run_output}")
+  separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS} ${LINKER_FLAGS}")
+  set(program "${WORK_DIR}/consumer-${kind}-pkg-config")
+  run(WHAT "${kind}: building the consumer with pkg-config's flags"
+      COMMAND "${CXX_COMPILER}" -std=c++20 ${cxx_flags} "-DCONSUMER_EXPECTED_VERSION=\"${VERSION}\""
+              "${CONSUMER_DIR}/main.cpp" -o "${program}" ${pc_flags})
+  # pkg-config adds no run path: the dynamic loader is told where the shared install is.
+  run(WHAT "${kind}: running the pkg-config consumer" COMMAND "${program}"
+      ENV "LD_LIBRARY_PATH=${prefix}/${LIBDIR}")
+  message(STATUS "  ${run_output}")
+  expect_needed("${program}" "libconnkit_cache.so.${SOVERSION}" ${shared})
+endfunction()
+
 file(REMOVE_RECURSE "${WORK_DIR}")
-execute_process(COMMAND ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${WORK_DIR}/prefix"
-                RESULT_VARIABLE rc OUTPUT_QUIET)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "install failed: ${rc}")
+
+# The build tree under test.
+run(WHAT "static: installing the build tree"
+    COMMAND ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${WORK_DIR}/static")
+file(READ "${WORK_DIR}/static/${LIBDIR}/cmake/connkit/connkitTargets.cmake" targets)
+if(targets MATCHES "LINK_ONLY:uring>")
+  message(FATAL_ERROR "the exported targets link liburing by bare name (-luring)")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}/build"
-                        -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
-                        "-DCMAKE_CXX_FLAGS=${CONSUMER_CXX_FLAGS}"
-                        "-DCMAKE_EXE_LINKER_FLAGS=${CONSUMER_LINKER_FLAGS}"
-                RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "configuring the consumer failed: ${rc}")
+if(NOT EXISTS "${WORK_DIR}/static/include/connkit/version.hpp")
+  message(FATAL_ERROR "the generated connkit/version.hpp was not installed")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} --build "${WORK_DIR}/build" RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "building the consumer failed: ${rc}")
-endif()
-execute_process(COMMAND "${WORK_DIR}/build/consumer" RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "the consumer failed: ${rc}")
-endif()
+consume(static "${WORK_DIR}/static")
+
+# A shared build of the same sources: the two libraries, no tests, examples or bench.
+run(WHAT "shared: configuring connkit with BUILD_SHARED_LIBS=ON"
+    COMMAND ${CMAKE_COMMAND} -S "${CONNKIT_SOURCE_DIR}" -B "${WORK_DIR}/shared-build" -G "${GENERATOR}"
+            -DBUILD_SHARED_LIBS=ON -DCONNKIT_BUILD_TESTS=OFF -DCONNKIT_BUILD_EXAMPLES=OFF
+            -DCONNKIT_BUILD_BENCH=OFF "-DCMAKE_INSTALL_LIBDIR=${LIBDIR}"
+            "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
+            "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}" "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}")
+run(WHAT "shared: building connkit" COMMAND ${CMAKE_COMMAND} --build "${WORK_DIR}/shared-build" -j 2)
+run(WHAT "shared: installing connkit"
+    COMMAND ${CMAKE_COMMAND} --install "${WORK_DIR}/shared-build" --prefix "${WORK_DIR}/shared")
+foreach(library connkit connkit_cache)
+  set(file "${WORK_DIR}/shared/${LIBDIR}/lib${library}.so.${VERSION}")
+  execute_process(COMMAND readelf -d "${file}" OUTPUT_VARIABLE dynamic)
+  string(FIND "${dynamic}" "Library soname: [lib${library}.so.${SOVERSION}]" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "${file}: SONAME is not lib${library}.so.${SOVERSION}:\n${dynamic}")
+  endif()
+endforeach()
+consume(shared "${WORK_DIR}/shared")
