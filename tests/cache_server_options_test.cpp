@@ -210,7 +210,7 @@ TEST_CASE("UDP is warned about and not served", "[cache_server]") {
   }
 }
 
-TEST_CASE("root must name a user; -u is ignored otherwise", "[cache_server]") {
+TEST_CASE("root must name a user, and -u is ignored otherwise", "[cache_server]") {
   using connkit::examples::privilege_action;
   CHECK(privilege_action(0, 0, "") == PrivilegeAction::refuse);
   CHECK(privilege_action(1000, 0, "") == PrivilegeAction::refuse);
@@ -222,7 +222,7 @@ TEST_CASE("root must name a user; -u is ignored otherwise", "[cache_server]") {
   CHECK(parse({"-u", "memcache"}).config.user == "memcache");
 }
 
-TEST_CASE("option -h and -V stop parsing; -h lists only what is implemented", "[cache_server]") {
+TEST_CASE("option -h and -V stop parsing, and -h lists only what is implemented", "[cache_server]") {
   CHECK(parse({"-h", "-t", "0"}).action == CliAction::help);
   CHECK(parse({"--version"}).action == CliAction::version);
   CHECK(connkit::examples::cache_server_version_line() == "cache_server " + connkit::cache::EndpointOptions{}.version);

@@ -50,7 +50,7 @@ TEST_CASE("a handler gives the same replies whatever the split point", "[harness
   CHECK(got == replies);
 }
 
-TEST_CASE("write_and_close sends what is queued before closing; close drops it", "[harness]") {
+TEST_CASE("write_and_close sends what is queued before closing, close drops it", "[harness]") {
   SECTION("BYE") {
     HandlerHarness h(line_factory());
     CHECK(h.exchange("PING\r\nBYE\r\nPING\r\n") == "PONG\r\nBYE\r\n");

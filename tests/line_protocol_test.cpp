@@ -26,7 +26,7 @@ TEST_CASE("pipelined requests give byte-exact replies in order whatever the pack
   CHECK(c.recv_n(line_script_replies.size()) == line_script_replies);
 }
 
-TEST_CASE("BYE flushes its reply and then closes; QUIT closes at once", "[loopback][line]") {
+TEST_CASE("BYE flushes its reply and then closes, QUIT closes at once", "[loopback][line]") {
   connkit::Server server(connkit::test::line_options());
   server.start();
   Client bye = Client::tcp(server.port());
