@@ -18,6 +18,7 @@ enum class ConnState : std::uint8_t {
   swallow,    ///< discard a body of known length
   write,      ///< send a single formatted reply
   mwrite,     ///< send the gathered reply list with one scatter-gather write
+  io_queue,   ///< max_deferred replies in flight: wait for one to complete before parsing more
   closing,    ///< release buffers and the socket, then return to the pool
 };
 
@@ -33,6 +34,7 @@ constexpr std::string_view to_string(ConnState s) noexcept {
     case ConnState::swallow:   return "swallow";
     case ConnState::write:     return "write";
     case ConnState::mwrite:    return "mwrite";
+    case ConnState::io_queue:  return "io_queue";
     case ConnState::closing:   return "closing";
   }
   return "?";

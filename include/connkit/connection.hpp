@@ -1,12 +1,18 @@
 #pragma once
 
+#include <utility>  // before Asio (Boost 1.74)
+
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include <boost/asio/io_context.hpp>
+
 #include <connkit/conn_state.hpp>
+#include <connkit/deferred_reply.hpp>
 #include <connkit/options.hpp>
 #include <connkit/protocol_handler.hpp>
 #include <connkit/reply_list.hpp>
@@ -38,6 +44,27 @@ class Connection {
   void commit_reply(std::size_t n);
   /// Reply bytes queued and not yet sent.
   std::size_t pending_output() const noexcept;
+
+  /// Reserves the current request's place in the reply order, for a reply given later
+  /// through the returned handle (from any thread); return Action::defer(n) for the
+  /// request. May be called several times in one request (a multi-get with several
+  /// misses): each handle fills its own place, between the replies queued around it.
+  DeferredReply defer();
+  /// DeferredReply handles of this connection not completed yet.
+  std::size_t deferred() const noexcept;
+  /// The executor of this connection's worker: timers and sockets made with it run their
+  /// completion handlers on this connection's thread, where a handle completes without a
+  /// cross-thread hop and Connection calls are allowed (if the connection is still open:
+  /// check id()).
+  boost::asio::io_context::executor_type executor() const noexcept;
+  /// This client's id, unique within the Server for its lifetime (a pooled struct reused
+  /// for a new client gets a new id); Server::connections() shows it and
+  /// Server::close_connection() takes it.
+  std::uint64_t id() const noexcept;
+  /// In on_open(): turn this client away. `reply` (if any) is sent first, then the
+  /// connection closes; counted in refused_connections. Elsewhere: close after the
+  /// current callback, sending what is queued.
+  void refuse(std::string_view reply = {});
 
   /// The current state. Readable from any thread (Server::connections()).
   ConnState state() const noexcept;

@@ -16,6 +16,9 @@ enum class errc {
   peer_closed,          ///< the peer closed its end (EOF)
   bad_action,           ///< a handler returned an Action that cannot apply here
   invalid_option,       ///< ServerOptions or ListenerOptions hold an unusable value
+  refused,              ///< the handler refused the client in on_open (Connection::refuse)
+  closed_by_server,     ///< Server::close_connection() closed it
+  write_stall,          ///< its replies made no progress for write_stall_timeout
 };
 
 /// The category of connkit::errc values ("connkit").

@@ -38,6 +38,17 @@ struct ListenerOptions {
   std::string name = "auto-negotiate";   ///< shown in "<fd server listening (name)"
   /// Sent to a client refused by max_connections before it is closed.
   std::string reject_message = "ERROR Too many open connections\r\n";
+  /// DeferredReply handles one connection may hold before its input is no longer parsed
+  /// (until one completes). At least 1.
+  unsigned max_deferred = 16;
+  /// Socket options of accepted connections (tcp; buffer sizes for unix_stream too).
+  bool tcp_nodelay = true;               ///< TCP_NODELAY: replies leave at once (memcached sets it)
+  bool keepalive = false;                ///< SO_KEEPALIVE: the kernel probes idle peers
+  std::chrono::seconds keepalive_idle{0};      ///< TCP_KEEPIDLE; 0 = the kernel's default
+  std::chrono::seconds keepalive_interval{0};  ///< TCP_KEEPINTVL; 0 = the kernel's default
+  unsigned keepalive_count = 0;          ///< TCP_KEEPCNT; 0 = the kernel's default
+  int receive_buffer = 0;                ///< SO_RCVBUF in bytes; 0 = the kernel's default
+  int send_buffer = 0;                   ///< SO_SNDBUF in bytes; 0 = the kernel's default
   HandlerFactory handler;                ///< required: makes this listener's protocol handlers
 };
 
@@ -53,6 +64,9 @@ struct ServerOptions {
   std::size_t write_buffer_size = 2048;    ///< initial capacity of the formatted-reply buffer
   std::size_t output_high_water = 1 << 20; ///< queued reply bytes that make the connection write before parsing more
   std::chrono::milliseconds stop_timeout{5000};  ///< graceful stop: how long queued replies may take to flush
+  /// Close a connection whose queued replies could not be sent at all for this long (the
+  /// peer stopped reading); counted in write_stall_kicks. 0 = never (memcached's way).
+  std::chrono::milliseconds write_stall_timeout{0};
   bool io_uring = true;                    ///< send each wake-up's replies with one io_uring_enter where the kernel allows
   /// Owned worker threads block in their own epoll set, one epoll_wait per wake-up
   /// (docs/architecture.md, the worker loop); false, or where Asio's reactor cannot share

@@ -24,6 +24,7 @@ class Action {
     swallow,          ///< consumed N, then discard M bytes of input (swallow)
     close,            ///< close now, dropping queued replies
     write_and_close,  ///< consumed N, send what is queued, then close (memcached's write_and_go)
+    defer,            ///< consumed N; the reply comes later through Connection::defer() handles
   };
 
   /// The input holds no complete request.
@@ -50,6 +51,13 @@ class Action {
   static constexpr Action write_and_close(std::size_t n = 0) noexcept {
     return {Kind::write_and_close, n, 0, nullptr};
   }
+
+  /// A request of `n` bytes was handled, and (part of) its reply comes later: the handler
+  /// took a DeferredReply with Connection::defer() and completes it, from any thread, when
+  /// its backend answers. Later requests are parsed and answered meanwhile; their replies
+  /// wait their turn. Past ListenerOptions::max_deferred handles in flight, input is not
+  /// parsed until one completes (the connection shows ConnState::io_queue).
+  static constexpr Action defer(std::size_t n) noexcept { return {Kind::defer, n, 0, nullptr}; }
 
   /// Which request this is.
   constexpr Kind kind() const noexcept { return kind_; }
@@ -79,7 +87,8 @@ class ProtocolHandler {
   virtual ~ProtocolHandler() = default;
 
   /// A client connected (or a pooled struct was reused for a new one). Replies queued here
-  /// (a greeting) are sent before any input is read.
+  /// (a greeting) are sent before any input is read. Connection::refuse() turns the client
+  /// away (counted in refused_connections).
   virtual void on_open(Connection& conn) { (void)conn; }
 
   /// Parse at most one request from the start of `input` and queue its replies on `conn`.
@@ -102,7 +111,12 @@ class ProtocolHandler {
     return Action::close();
   }
 
-  /// The connection is about to return to the pool; drop per-connection state.
+  /// A graceful stop (Server::stop()) began. A reply queued here is the connection's last:
+  /// it is sent after the replies already queued and deferred, then the connection closes.
+  virtual void on_stop(Connection& conn) { (void)conn; }
+
+  /// The connection is about to return to the pool; drop per-connection state. Its
+  /// outstanding DeferredReply handles are already cancelled (completing them returns false).
   virtual void on_close(Connection& conn, boost::system::error_code reason) noexcept {
     (void)conn;
     (void)reason;

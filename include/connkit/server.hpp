@@ -23,6 +23,7 @@ class ServerImpl;
 
 /// One open connection or listening socket (memcached's `stats conns` rows).
 struct ConnectionInfo {
+  std::uint64_t id = 0;                  ///< the connection's id (Connection::id()); 0 for listeners
   int fd = -1;                           ///< the socket's descriptor
   unsigned worker = 0;                   ///< serving worker (0 for listening sockets)
   ConnState state = ConnState::listening;  ///< listening for listeners
@@ -71,6 +72,11 @@ class Server {
   /// list lock (held only at open and close), reads states without stopping anyone, and asks
   /// the kernel for addresses; a connection closing meanwhile may show "?".
   std::vector<ConnectionInfo> connections() const;
+  /// Closes connection `id` (ConnectionInfo::id, Connection::id()) at once, dropping its
+  /// queued replies and cancelling its deferred ones; counted in closed_by_server.
+  /// Thread-safe and asynchronous: returns before the close; an id that is not open (any
+  /// more) is ignored.
+  void close_connection(std::uint64_t id);
   /// The options the server was built with.
   const ServerOptions& options() const noexcept;
   /// The verbosity log lines are filtered by now: ServerOptions::verbosity until changed.

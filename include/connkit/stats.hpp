@@ -24,6 +24,18 @@ struct ConnectionStats {
   std::uint64_t read_buf_bytes = 0;              ///< bytes of read buffers allocated, lent or cached ("read_buf_bytes")
   std::uint64_t read_buf_bytes_free = 0;         ///< bytes of read buffers cached for reuse ("read_buf_bytes_free")
   std::uint64_t read_buf_oom = 0;                ///< read buffers that could not be allocated ("read_buf_oom")
+  std::uint64_t refused_conns = 0;               ///< turned away by a handler's on_open ("refused_connections")
+  std::uint64_t write_stall_kicks = 0;           ///< closed by write_stall_timeout ("write_stall_kicks")
+  std::uint64_t deferred_replies = 0;            ///< DeferredReply handles taken ("deferred_replies")
+  std::uint64_t deferred_cancelled = 0;          ///< handles cancelled by their connection's close ("deferred_cancelled")
+  // Closes by reason (the connection's close reason, as in the verbose close line).
+  std::uint64_t closed_peer = 0;                 ///< the peer closed ("conns_closed_peer")
+  std::uint64_t closed_error = 0;                ///< a socket error or no memory ("conns_closed_error")
+  std::uint64_t closed_protocol = 0;             ///< the handler closed it, or bad input ("conns_closed_protocol")
+  std::uint64_t closed_idle = 0;                 ///< idle or linger timeout ("conns_closed_idle")
+  std::uint64_t closed_stopping = 0;             ///< a graceful stop or its deadline ("conns_closed_stopping")
+  std::uint64_t closed_by_server = 0;            ///< Server::close_connection() or refused ("conns_closed_by_server")
+  std::uint64_t closed_write_stall = 0;          ///< write_stall_timeout ("conns_closed_write_stall")
 
   /// Adds every counter of `other` to this one.
   ConnectionStats& operator+=(const ConnectionStats& other) noexcept;
@@ -43,10 +55,13 @@ struct ConnectionStatField {
   const char* name;                       ///< memcached's wire name
   std::uint64_t ConnectionStats::*field;  ///< where it lives in ConnectionStats
   bool reset;                             ///< `stats reset` counts it from zero again
+  bool memcached = true;                  ///< memcached prints it in `stats` (false: connkit's own)
 };
 
-/// Every connection counter, in memcached's `stats` order. The one list of them: the
-/// workers' counters, sums, snapshots and every `stats` text are made from it.
+/// Every connection counter, memcached's in its `stats` order, then connkit's own. The one
+/// list of them: the workers' counters, sums, snapshots and every `stats` text are made
+/// from it. A memcached-compatible `stats` prints only the `memcached` ones (memcached's
+/// own tests count the lines).
 inline constexpr ConnectionStatField connection_stat_fields[] = {
     {"curr_connections", &ConnectionStats::curr_conns, false},
     {"total_connections", &ConnectionStats::total_conns, true},
@@ -63,6 +78,18 @@ inline constexpr ConnectionStatField connection_stat_fields[] = {
     {"read_buf_count", &ConnectionStats::read_buf_count, false},
     {"read_buf_bytes", &ConnectionStats::read_buf_bytes, false},
     {"read_buf_bytes_free", &ConnectionStats::read_buf_bytes_free, false},
+    // connkit's own, after memcached's
+    {"refused_connections", &ConnectionStats::refused_conns, true, false},
+    {"write_stall_kicks", &ConnectionStats::write_stall_kicks, true, false},
+    {"deferred_replies", &ConnectionStats::deferred_replies, true, false},
+    {"deferred_cancelled", &ConnectionStats::deferred_cancelled, true, false},
+    {"conns_closed_peer", &ConnectionStats::closed_peer, true, false},
+    {"conns_closed_error", &ConnectionStats::closed_error, true, false},
+    {"conns_closed_protocol", &ConnectionStats::closed_protocol, true, false},
+    {"conns_closed_idle", &ConnectionStats::closed_idle, true, false},
+    {"conns_closed_stopping", &ConnectionStats::closed_stopping, true, false},
+    {"conns_closed_by_server", &ConnectionStats::closed_by_server, true, false},
+    {"conns_closed_write_stall", &ConnectionStats::closed_write_stall, true, false},
 };
 
 /// Calls `f(wire_name, value)` for each counter, in memcached's `stats` order.

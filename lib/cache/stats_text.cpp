@@ -57,7 +57,7 @@ std::string general_stats(const Endpoint& endpoint) {
       stat("accepting_conns", conns.accepting_conns ? 1 : 0);
     }
     if (c.field == &ConnectionStats::conn_yields) stat("threads", conns.threads);
-    stat(c.name, conns.total.*(c.field));
+    if (c.memcached) stat(c.name, conns.total.*(c.field));
   }
   stat("bytes", items.bytes);
   stat("curr_items", items.curr_items);
