@@ -130,6 +130,8 @@ void ConnectionEngine::drive() {
     switch (state()) {
       case ConnState::listening:
         return;  // listening sockets are driven by the acceptor, never here
+      case ConnState::io_queue:
+        return;  // deferred replies are not on this branch: nothing enters io_queue
       case ConnState::new_cmd:
         next = step_new_cmd();
         break;
@@ -341,7 +343,10 @@ ConnState ConnectionEngine::state_for(const Action& action) {
       set_close_reason(make_error_code(errc::protocol_close));
       after_write_ = ConnState::closing;
       return has_output() ? ConnState::mwrite : ConnState::closing;
+    case Action::Kind::defer:
+      break;  // deferred replies are not on this branch: an Action that cannot apply
   }
+  set_close_reason(make_error_code(errc::bad_action));
   return ConnState::closing;
 }
 
