@@ -369,6 +369,7 @@ void ConnectionEngine::take_transition(const Action& action, ConnState proposed)
          to_string(state()).data(), to_string(proposed).data());
     chosen = proposed;
   }
+  if (chosen == ConnState::closing) set_close_reason(make_error_code(errc::protocol_close));  // an override's close
   if (chosen == ConnState::mwrite) {
     flush_then(after_write_);
     return;
@@ -507,7 +508,10 @@ void ConnectionEngine::close_now() {
     handler_->on_close(facade_, close_reason_);
   } catch (...) {
   }
-  logf(worker_.logger(), 2, "<%d connection closed.", fd_);
+  if (dgram_ == nullptr) worker_.counters()[close_counter(close_reason_)].add();
+  if (worker_.logger().enabled(2)) {
+    logf(worker_.logger(), 2, "<%d connection closed: %s", fd_, close_reason_.message().c_str());
+  }
   if (out_ != nullptr) return_output();  // clears, releasing borrowed bytes
   return_read_buffer();
   fd_number_.store(-1, std::memory_order_relaxed);

@@ -291,10 +291,10 @@ TEST_CASE("the verbosity command sets the server's log level for every connectio
     Client later = f.client();
     EXPECT_REPLY(later, "version\r\n", "VERSION 1.6.18-connkit\r\n");
   }
-  CHECK(eventually([&] { return capture.contains(" connection closed."); }));
+  CHECK(eventually([&] { return capture.contains(" connection closed: peer closed the connection"); }));
   const long fd = new_connection_fd(capture.snapshot());
   REQUIRE(fd >= 0);
-  CHECK(capture.contains("<" + std::to_string(fd) + " connection closed."));
+  CHECK(capture.contains("<" + std::to_string(fd) + " connection closed: peer closed the connection"));
   CHECK(capture.contains("<" + std::to_string(fd) + " version"));  // -vv echoes commands
 
   // Lowered again: the next connection opens and closes without a line.
