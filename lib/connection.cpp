@@ -33,6 +33,8 @@ int Connection::verbosity() const noexcept { return engine_->worker().logger().v
 void Connection::set_verbosity(int level) noexcept { engine_->worker().logger().set_verbosity(level); }
 void Connection::log(int level, std::string_view line) const { engine_->worker().log(level, line); }
 ProtocolHandler& Connection::handler() noexcept { return engine_->handler(); }
+std::uint64_t Connection::id() const noexcept { return engine_->id(); }
+void Connection::refuse(std::string_view reply) { engine_->refuse(reply); }
 
 namespace detail {
 

@@ -64,6 +64,8 @@ class ConnectionEngine {
   std::size_t pending_output() const noexcept { return out_ != nullptr ? out_->pending_bytes() : 0; }
   ConnState state() const noexcept { return state_.load(std::memory_order_relaxed); }
   int fd() const noexcept { return fd_; }
+  /// Connection::id(): assigned by open(). Readable from any thread (Server::connections()).
+  std::uint64_t id() const noexcept { return id_.load(std::memory_order_relaxed); }
   unsigned listener() const noexcept { return listener_; }
   Worker& worker() const noexcept { return worker_; }
   ProtocolHandler& handler() noexcept { return *handler_; }
@@ -84,6 +86,12 @@ class ConnectionEngine {
   void kick(boost::system::error_code reason, bool flush_first);
   /// Idle in a read: the idle sweep may close it.
   bool waiting_for_input() const noexcept;
+  /// A stream connection not closing yet: a reply queued now will be sent (on_stop).
+  bool serving() const noexcept {
+    return closing_ == Closing::no && state() != ConnState::closing && dgram_ == nullptr;
+  }
+  /// Connection::refuse(): queue `reply`, then close gracefully after the current callback.
+  void refuse(std::string_view reply);
   /// In a graceful close's drain of input.
   bool lingering() const noexcept { return closing_ == Closing::lingering; }
   /// The descriptor as Server::connections() may read it from any thread (-1 once closed).
@@ -168,6 +176,7 @@ class ConnectionEngine {
   // (plain moves on x86), as memcached's `stats conns` reads its table unlocked.
   std::atomic<std::chrono::steady_clock::rep> last_active_{0};
   std::atomic<int> fd_number_{-1};
+  std::atomic<std::uint64_t> id_{0};
   boost::system::error_code close_reason_;
 
   // nread / swallow progress

@@ -47,6 +47,7 @@ void ConnectionEngine::set_state(ConnState next) {
 
 void ConnectionEngine::open(int fd) {
   fd_ = fd;
+  id_.store(worker_.next_connection_id(), std::memory_order_relaxed);
   close_reason_.clear();
   closing_ = Closing::no;
   incomplete_ = false;
@@ -94,6 +95,22 @@ void ConnectionEngine::kick(boost::system::error_code reason, bool flush_first) 
   }
   set_state(ConnState::closing);
   drive();
+}
+
+void ConnectionEngine::refuse(std::string_view reply) {
+  // Reason errc::refused wherever it is called (counted in refused_conns and, as a close,
+  // in closed_by_server). Inside a callback the machine is running: closing_ is enough,
+  // step_new_cmd closes once the callback's Action is applied (open() drives after
+  // on_open). Outside one (a timer on the worker's executor), a wait is pending: kick.
+  if (dgram_ != nullptr || closing_ != Closing::no || state() == ConnState::closing) return;
+  if (!reply.empty()) output().append_copy(reply);
+  worker_.counters()[&ConnectionStats::refused_conns].add();
+  if (op_pending_) {
+    kick(make_error_code(errc::refused), true);
+    return;
+  }
+  set_close_reason(make_error_code(errc::refused));
+  closing_ = Closing::flush;
 }
 
 void ConnectionEngine::on_poll(std::uint32_t events) {

@@ -226,6 +226,12 @@ ServerStats ServerImpl::stats() const {
   return s;
 }
 
+void ServerImpl::close_connection(std::uint64_t id) {
+  if (id == 0 || workers_.empty()) return;  // 0: a listener's row; empty: never started
+  Worker* worker = workers_[worker_of(id, workers_.size())].get();
+  worker->post([worker, id] { worker->close_connection(id); });
+}
+
 std::vector<ConnectionInfo> ServerImpl::connections() const {
   std::vector<ConnectionInfo> out;
   for (const auto& a : acceptors_) {
@@ -270,6 +276,7 @@ bool Server::stopped() const noexcept { return impl_->stopped(); }
 std::uint16_t Server::port(std::size_t index) const { return impl_->port(index); }
 ServerStats Server::stats() const { return impl_->stats(); }
 std::vector<ConnectionInfo> Server::connections() const { return impl_->connections(); }
+void Server::close_connection(std::uint64_t id) { impl_->close_connection(id); }
 const ServerOptions& Server::options() const noexcept { return impl_->options(); }
 int Server::verbosity() const noexcept { return impl_->logger().verbosity(); }
 void Server::set_verbosity(int level) noexcept { impl_->logger().set_verbosity(level); }

@@ -136,11 +136,33 @@ void Worker::begin_drain() {
     }
   });
   for (ConnectionEngine* c = open_head_; c != nullptr;) {
-    ConnectionEngine* next = c->list_next;
-    c->kick(make_error_code(errc::server_stopping), true);
+    ConnectionEngine* next = c->list_next;  // a kick may release c
+    // A serving stream connection may queue a last reply first; the kick flushes it. A
+    // handler that throws there is closed at once.
+    bool threw = false;
+    try {
+      if (c->serving()) c->handler().on_stop(c->facade());
+    } catch (...) {
+      logf(logger_, 1, "<%d protocol handler threw in on_stop", c->fd());
+      threw = true;
+    }
+    c->kick(make_error_code(threw ? errc::protocol_close : errc::server_stopping), !threw);
     c = next;
   }
   maybe_finish();
+}
+
+std::uint64_t Worker::next_connection_id() noexcept {
+  return connection_id(next_serial_++, index_, server_.worker_count());
+}
+
+void Worker::close_connection(std::uint64_t id) {
+  for (ConnectionEngine* c = open_head_; c != nullptr; c = c->list_next) {
+    if (c->id() == id && !c->is_datagram()) {
+      c->kick(make_error_code(errc::closed_by_server), false);
+      return;
+    }
+  }
 }
 
 void Worker::release(ConnectionEngine& c) noexcept {
@@ -223,6 +245,7 @@ void Worker::list_connections(std::vector<ConnectionInfo>& out) const {
     const int fd = c->listed_fd();
     if (fd < 0 || c->is_datagram()) continue;
     ConnectionInfo info;
+    info.id = c->id();
     info.fd = fd;
     info.worker = index_;
     info.state = c->state();
