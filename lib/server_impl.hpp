@@ -61,7 +61,7 @@ class ServerImpl {
   void set_faults(testing::FaultInjection faults) { faults_ = std::move(faults); }
 
  private:
-  void validate(boost::system::error_code& ec) const;
+  std::string invalid_option() const;
   void open_listeners(boost::system::error_code& ec);
   void close_acceptors_then_drain();
 
