@@ -86,6 +86,12 @@ class ConnectionEngine {
   void kick(boost::system::error_code reason, bool flush_first);
   /// Idle in a read: the idle sweep may close it.
   bool waiting_for_input() const noexcept;
+  /// In a write wait, not closing, since `timeout` or longer before `now`: the peer
+  /// stopped reading (write_stall_timeout).
+  bool write_stalled(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout) const noexcept {
+    return poll_wait_ == Wait::write && closing_ == Closing::no && dgram_ == nullptr &&
+           now - write_wait_since_ >= timeout;
+  }
   /// A stream connection not closing yet: a reply queued now will be sent (on_stop).
   bool serving() const noexcept {
     return closing_ == Closing::no && state() != ConnState::closing && dgram_ == nullptr;
@@ -120,6 +126,8 @@ class ConnectionEngine {
   bool grow_read_buffer(std::size_t at_least);
   bool has_output() const noexcept { return out_ != nullptr && !out_->empty(); }
   void touch_active() noexcept;
+  /// The coarse monotonic clock (steady_clock's base, a few ms behind, read from the vDSO).
+  static std::chrono::steady_clock::time_point coarse_now() noexcept;
   /// Keeps the first reason the connection is closing for (on_close, the close log line).
   void set_close_reason(boost::system::error_code reason) noexcept {
     if (!close_reason_) close_reason_ = reason;
@@ -183,6 +191,8 @@ class ConnectionEngine {
   char* body_dest_ = nullptr;  // read_body_into destination, else nullptr
   std::size_t body_size_ = 0;
   std::size_t body_done_ = 0;
+  // When the pending write wait began (only with write_stall_timeout): progress re-arms it.
+  std::chrono::steady_clock::time_point write_wait_since_{};
 
   unsigned listener_;
   unsigned requests_in_event_ = 0;

@@ -460,6 +460,9 @@ void ConnectionEngine::flush_then(ConnState after) {
 void ConnectionEngine::start_wait(Wait what) {
   op_pending_ = true;
   poll_wait_ = what;
+  // The one clock read write_stall_timeout costs: a write wait that outlives it is a stall
+  // (Worker::sweep); a wait that ends with progress and starts again is stamped again.
+  if (what == Wait::write && worker_.options().write_stall_timeout.count() > 0) write_wait_since_ = coarse_now();
 }
 
 void ConnectionEngine::yield() {

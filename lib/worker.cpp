@@ -208,12 +208,14 @@ void Worker::unlink(ConnectionEngine& c) noexcept {
 
 void Worker::arm_sweep() {
   if (finished_) return;
-  // A quarter of the timeout between sweeps (10 ms .. 1 s): a connection is kicked between
-  // idle_timeout and 1.25 x idle_timeout after its last input. Without an idle timeout the
-  // sweep still bounds lingering closes.
-  const auto period = options_.idle_timeout.count() > 0
-      ? std::clamp(options_.idle_timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000))
-      : std::chrono::milliseconds(1000);
+  // A quarter of the shorter timeout between sweeps (10 ms .. 1 s): a connection is kicked
+  // between idle_timeout and 1.25 x idle_timeout after its last input, and likewise for
+  // write_stall_timeout. Without either the sweep still bounds lingering closes.
+  std::chrono::milliseconds shortest(1000 * 4);
+  for (const std::chrono::milliseconds t : {options_.idle_timeout, options_.write_stall_timeout}) {
+    if (t.count() > 0) shortest = std::min(shortest, t);
+  }
+  const auto period = std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
   sweep_timer_.expires_after(period);
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
@@ -233,6 +235,10 @@ void Worker::sweep() {
       counters_[&ConnectionStats::idle_kicks].add();
       logf(logger_, 2, "<%d idle timeout, closing", c->fd());
       c->kick(make_error_code(errc::idle_timeout), false);
+    } else if (options_.write_stall_timeout.count() > 0 && c->write_stalled(now, options_.write_stall_timeout)) {
+      counters_[&ConnectionStats::write_stall_kicks].add();
+      logf(logger_, 2, "<%d write stall timeout, closing", c->fd());
+      c->kick(make_error_code(errc::write_stall), false);
     }
     c = next;
   }
