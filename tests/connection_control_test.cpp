@@ -124,6 +124,22 @@ SocketOptions opened(Shared& shared, std::size_t i) {
   return shared.opened.at(i);
 }
 
+/// The first open connection Server::connections() lists (a closing one if none).
+connkit::ConnectionInfo first_connection(const connkit::Server& server) {
+  for (const connkit::ConnectionInfo& info : server.connections()) {
+    if (info.state != connkit::ConnState::listening) return info;
+  }
+  connkit::ConnectionInfo none;
+  none.state = connkit::ConnState::closing;
+  return none;
+}
+
+/// Log lines up to -vv into `capture`.
+void log_verbosely(connkit::ServerOptions& options, connkit::test::LogCapture& capture) {
+  options.verbosity = 2;
+  options.log = capture.sink();
+}
+
 std::uint64_t id_of(Client& c) { return std::stoull(c.roundtrip("ID\r\n", 22)); }
 
 /// The per-reason close counters summed: each close is counted in exactly one.
@@ -214,7 +230,7 @@ TEST_CASE("unusable connection-control options are invalid_option, naming the op
   fails_with([](connkit::ServerOptions& o) { o.write_stall_timeout = -1ms; }, "write_stall_timeout");
 }
 
-TEST_CASE("refuse() in on_open sends the reply, then EOF; other clients are served", "[loopback][control]") {
+TEST_CASE("refuse() in on_open sends the reply, then EOF, and other clients are served", "[loopback][control]") {
   Shared shared;
   shared.refuse_next = 1;
   shared.refuse_reply = "SERVER_ERROR go away\r\n";
@@ -379,16 +395,12 @@ TEST_CASE("the -vv close line names the reason", "[loopback][control][log]") {
   Shared shared;
   auto options = control_options(shared);
   options.idle_timeout = 200ms;
-  options.verbosity = 2;
-  options.log = capture.sink();
+  log_verbosely(options, capture);
   connkit::Server server(std::move(options));
   server.start();
   Client idle = Client::tcp(server.port());
   REQUIRE(idle.roundtrip("PING\r\n", 6) == "PONG\r\n");
-  int fd = -1;
-  for (const connkit::ConnectionInfo& info : server.connections()) {
-    if (info.state != connkit::ConnState::listening) fd = info.fd;
-  }
+  const int fd = first_connection(server).fd;
   REQUIRE(fd >= 0);
   CHECK(idle.wait_closed(3000ms));
   const std::string line = "<" + std::to_string(fd) + " connection closed: idle timeout";
@@ -401,8 +413,7 @@ TEST_CASE("a client that stops reading is closed after write_stall_timeout", "[l
   shared.big.assign(16u << 20, 'x');
   auto options = control_options(shared);
   options.write_stall_timeout = 200ms;
-  options.verbosity = 2;
-  options.log = capture.sink();
+  log_verbosely(options, capture);
   connkit::Server server(std::move(options));
   server.start();
   Client stalled = Client::tcp(server.port(), "127.0.0.1", 4096);
@@ -427,12 +438,7 @@ TEST_CASE("without write_stall_timeout a client that stops reading stays open", 
   server.start();
   Client stalled = Client::tcp(server.port(), "127.0.0.1", 4096);
   REQUIRE(stalled.send_all("BIG\r\n"));  // and never reads
-  auto stalled_state = [&] {
-    for (const connkit::ConnectionInfo& info : server.connections()) {
-      if (info.state != connkit::ConnState::listening) return info.state;
-    }
-    return connkit::ConnState::closing;
-  };
+  auto stalled_state = [&] { return first_connection(server).state; };
   REQUIRE(eventually([&] { return stalled_state() == connkit::ConnState::write; }));
   // Proof that sweeps ran while it was stalled: an idle client opened after it is kicked.
   Client idle = Client::tcp(server.port());
