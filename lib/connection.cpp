@@ -40,6 +40,8 @@ std::size_t Connection::deferred() const noexcept { return engine_->deferred(); 
 boost::asio::io_context::executor_type Connection::executor() const noexcept {
   return engine_->worker().io().get_executor();
 }
+std::uint64_t Connection::id() const noexcept { return engine_->id(); }
+void Connection::refuse(std::string_view reply) { engine_->refuse(reply); }
 
 namespace detail {
 
@@ -52,14 +54,19 @@ ConnectionEngine::~ConnectionEngine() {
   return_read_buffer();
 }
 
-void ConnectionEngine::touch_active() noexcept {
-  // Once per read: the coarse clock (same base as steady_clock, a few ms behind) reads the
-  // vDSO's last tick instead of the TSC.
+std::chrono::steady_clock::time_point ConnectionEngine::coarse_now() noexcept {
+  // The coarse clock (same base as steady_clock, a few ms behind) reads the vDSO's last
+  // tick instead of the TSC.
   timespec now{};
   ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
   static_assert(std::is_same_v<std::chrono::steady_clock::period, std::nano>);
-  last_active_.store(static_cast<std::chrono::steady_clock::rep>(now.tv_sec) * 1'000'000'000 + now.tv_nsec,
-                     std::memory_order_relaxed);
+  return std::chrono::steady_clock::time_point(
+      std::chrono::steady_clock::duration(static_cast<std::chrono::steady_clock::rep>(now.tv_sec) * 1'000'000'000 + now.tv_nsec));
+}
+
+void ConnectionEngine::touch_active() noexcept {
+  // Once per read.
+  last_active_.store(coarse_now().time_since_epoch().count(), std::memory_order_relaxed);
 }
 
 void ConnectionEngine::make_datagram() { dgram_ = std::make_unique<DatagramPeer>(); }

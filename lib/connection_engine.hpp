@@ -65,6 +65,8 @@ class ConnectionEngine {
   std::size_t pending_output() const noexcept { return out_ != nullptr ? out_->pending_bytes() : 0; }
   ConnState state() const noexcept { return state_.load(std::memory_order_relaxed); }
   int fd() const noexcept { return fd_; }
+  /// Connection::id(): assigned by open(). Readable from any thread (Server::connections()).
+  std::uint64_t id() const noexcept { return id_.load(std::memory_order_relaxed); }
   unsigned listener() const noexcept { return listener_; }
   Worker& worker() const noexcept { return worker_; }
   ProtocolHandler& handler() noexcept { return *handler_; }
@@ -89,6 +91,18 @@ class ConnectionEngine {
   void kick(boost::system::error_code reason, bool flush_first);
   /// Idle in a read: the idle sweep may close it.
   bool waiting_for_input() const noexcept;
+  /// In a write wait, not closing, since `timeout` or longer before `now`: the peer
+  /// stopped reading (write_stall_timeout).
+  bool write_stalled(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout) const noexcept {
+    return poll_wait_ == Wait::write && closing_ == Closing::no && dgram_ == nullptr &&
+           now - write_wait_since_ >= timeout;
+  }
+  /// A stream connection not closing yet: a reply queued now will be sent (on_stop).
+  bool serving() const noexcept {
+    return closing_ == Closing::no && state() != ConnState::closing && dgram_ == nullptr;
+  }
+  /// Connection::refuse(): queue `reply`, then close gracefully after the current callback.
+  void refuse(std::string_view reply);
   /// In a graceful close's drain of input.
   bool lingering() const noexcept { return closing_ == Closing::lingering; }
   /// The descriptor as Server::connections() may read it from any thread (-1 once closed).
@@ -124,6 +138,8 @@ class ConnectionEngine {
     if (out_ != nullptr && out_->idle()) return_output();
   }
   void touch_active() noexcept;
+  /// The coarse monotonic clock (steady_clock's base, a few ms behind, read from the vDSO).
+  static std::chrono::steady_clock::time_point coarse_now() noexcept;
   /// Keeps the first reason the connection is closing for (on_close, the close log line).
   void set_close_reason(boost::system::error_code reason) noexcept {
     if (!close_reason_) close_reason_ = reason;
@@ -183,6 +199,7 @@ class ConnectionEngine {
   // (plain moves on x86), as memcached's `stats conns` reads its table unlocked.
   std::atomic<std::chrono::steady_clock::rep> last_active_{0};
   std::atomic<int> fd_number_{-1};
+  std::atomic<std::uint64_t> id_{0};
   boost::system::error_code close_reason_;
 
   // nread / swallow progress
@@ -190,6 +207,8 @@ class ConnectionEngine {
   std::size_t body_size_ = 0;
   std::size_t body_done_ = 0;
   std::size_t ring_batch_ = 0;  // bytes of the send queued in the worker's ring
+  // When the pending write wait began (only with write_stall_timeout): progress re-arms it.
+  std::chrono::steady_clock::time_point write_wait_since_{};
 
   unsigned listener_;
   unsigned requests_in_event_ = 0;

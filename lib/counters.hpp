@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <iterator>
 
+#include <boost/system/error_code.hpp>
+
 #include <connkit/stats.hpp>
 
 namespace connkit::detail {
@@ -66,5 +68,9 @@ class CounterSet {
 
 /// The connection-layer counters of one writer (a worker, or the listener thread).
 using Counters = CounterSet<ConnectionStats, connection_stat_fields>;
+
+/// The one per-reason close counter (closed_peer ... closed_write_stall) a stream
+/// connection closed for `reason` is counted in (lib/error.cpp, beside the reasons' texts).
+Counters::Field close_counter(const boost::system::error_code& reason) noexcept;
 
 }  // namespace connkit::detail

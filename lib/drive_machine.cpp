@@ -48,6 +48,7 @@ void ConnectionEngine::set_state(ConnState next) {
 
 void ConnectionEngine::open(int fd) {
   fd_ = fd;
+  id_.store(worker_.next_connection_id(), std::memory_order_relaxed);
   close_reason_.clear();
   closing_ = Closing::no;
   incomplete_ = false;
@@ -104,6 +105,23 @@ void ConnectionEngine::kick(boost::system::error_code reason, bool flush_first) 
   // Not waiting on anything: between requests, or in io_queue waiting for deferred replies.
   set_state(closing_ == Closing::flush && deferred_count_ != 0 ? ConnState::new_cmd : ConnState::closing);
   drive();
+}
+
+void ConnectionEngine::refuse(std::string_view reply) {
+  // Reason errc::refused wherever it is called (counted in refused_conns and, as a close,
+  // in closed_by_server). Inside a callback the machine is running: closing_ is enough,
+  // step_new_cmd closes once the callback's Action is applied (open() drives after
+  // on_open). Outside one (a timer on the worker's executor), the machine is parked
+  // (a wait, or io_queue): kick.
+  if (dgram_ != nullptr || closing_ != Closing::no || state() == ConnState::closing) return;
+  if (!reply.empty()) output().append_copy(reply);
+  worker_.counters()[&ConnectionStats::refused_conns].add();
+  if (!busy_) {
+    kick(make_error_code(errc::refused), true);
+    return;
+  }
+  set_close_reason(make_error_code(errc::refused));
+  closing_ = Closing::flush;
 }
 
 void ConnectionEngine::on_poll(std::uint32_t events) {
@@ -376,6 +394,7 @@ ConnState ConnectionEngine::state_for(const Action& action) {
       after_write_ = ConnState::closing;
       return has_output() ? ConnState::mwrite : ConnState::closing;
   }
+  set_close_reason(make_error_code(errc::bad_action));
   return ConnState::closing;
 }
 
@@ -398,6 +417,7 @@ void ConnectionEngine::take_transition(const Action& action, ConnState proposed)
          to_string(state()).data(), to_string(proposed).data());
     chosen = proposed;
   }
+  if (chosen == ConnState::closing) set_close_reason(make_error_code(errc::protocol_close));  // an override's close
   if (chosen == ConnState::mwrite) {
     flush_then(after_write_);
     return;
@@ -471,6 +491,9 @@ void ConnectionEngine::flush_then(ConnState after) {
 void ConnectionEngine::start_wait(Wait what) {
   op_pending_ = true;
   poll_wait_ = what;
+  // The one clock read write_stall_timeout costs: a write wait that outlives it is a stall
+  // (Worker::sweep); a wait that ends with progress and starts again is stamped again.
+  if (what == Wait::write && worker_.options().write_stall_timeout.count() > 0) write_wait_since_ = coarse_now();
 }
 
 void ConnectionEngine::yield() {
@@ -567,7 +590,10 @@ void ConnectionEngine::close_now() {
     handler_->on_close(facade_, close_reason_);
   } catch (...) {
   }
-  logf(worker_.logger(), 2, "<%d connection closed.", fd_);
+  if (dgram_ == nullptr) worker_.counters()[close_counter(close_reason_)].add();
+  if (worker_.logger().enabled(2)) {
+    logf(worker_.logger(), 2, "<%d connection closed: %s", fd_, close_reason_.message().c_str());
+  }
   if (out_ != nullptr) return_output();  // clears, releasing borrowed bytes
   return_read_buffer();
   fd_number_.store(-1, std::memory_order_relaxed);

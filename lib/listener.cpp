@@ -41,6 +41,32 @@ void set_flag(int fd, int level, int name) noexcept {
   (void)::setsockopt(fd, level, name, &on, sizeof on);
 }
 
+// ListenerOptions' socket options; 0 (or false) leaves the kernel's default. Linux copies
+// all of them from a TCP listener to each socket it accepts (the whole tcp_sock is cloned:
+// TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE / KEEPINTVL / KEEPCNT, SO_RCVBUF, SO_SNDBUF, as
+// getsockopt on accepted sockets shows, tests/connection_control_test.cpp), so they are set
+// once, on the listener, and SO_RCVBUF before listen(): the window scale a SYN-ACK offers is
+// chosen from it. A UNIX stream socket accepted inherits none of them (unix_stream_connect
+// makes a fresh socket): its buffer sizes are set on each one (Acceptor::handle).
+bool set_int(int fd, int level, int name, int value) noexcept {
+  return value == 0 || ::setsockopt(fd, level, name, &value, sizeof value) == 0;
+}
+
+bool set_buffer_sizes(int fd, const ListenerOptions& o) noexcept {
+  return set_int(fd, SOL_SOCKET, SO_RCVBUF, o.receive_buffer) && set_int(fd, SOL_SOCKET, SO_SNDBUF, o.send_buffer);
+}
+
+bool set_tcp_options(int fd, const ListenerOptions& o) noexcept {
+  // Keep-alive times are validated by Server::start (Linux caps them at 32767 s and 127 probes).
+  return set_int(fd, IPPROTO_TCP, TCP_NODELAY, o.tcp_nodelay ? 1 : 0) &&
+         (!o.keepalive ||
+          (set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1) &&
+           set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, static_cast<int>(o.keepalive_idle.count())) &&
+           set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, static_cast<int>(o.keepalive_interval.count())) &&
+           set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, static_cast<int>(o.keepalive_count)))) &&
+         set_buffer_sizes(fd, o);
+}
+
 int open_unix(const ListenerOptions& o, boost::system::error_code& ec) {
   sockaddr_un addr{};
   if (o.path.empty() || o.path.size() >= sizeof(addr.sun_path)) {
@@ -97,7 +123,10 @@ int ListenSocket::open(const ListenerOptions& o, std::uint16_t port_override, bo
   set_flag(fd, SOL_SOCKET, SO_REUSEADDR);
   if (ai.ai_family == AF_INET6) set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY);  // "::" and "0.0.0.0" can both bind
   if (o.reuse_port || udp) set_flag(fd, SOL_SOCKET, SO_REUSEPORT);
-  if (!udp) set_flag(fd, IPPROTO_TCP, TCP_NODELAY);  // accepted sockets inherit it
+  if (!udp && !set_tcp_options(fd, o)) {  // accepted sockets inherit them
+    ::freeaddrinfo(found);
+    return fail(fd, ec);
+  }
   const int bound = ::bind(fd, ai.ai_addr, ai.ai_addrlen);
   ::freeaddrinfo(found);
   if (bound != 0) return fail(fd, ec);
@@ -208,6 +237,8 @@ void Acceptor::handle(int fd) {
     logf(server_.logger(), 2, "<%d rejected: too many open connections", fd);
     return;
   }
+  const ListenerOptions& o = opts.listeners[listener_];
+  if (o.transport == Transport::unix_stream) (void)set_buffer_sizes(fd, o);  // not inherited
   Worker& worker = own_worker_ != nullptr ? *own_worker_ : server_.next_worker();
   if (&worker.io() == &socket_.get_executor().context()) {
     worker.adopt(fd, listener_);  // same thread (host io_context or SO_REUSEPORT): no hand-off

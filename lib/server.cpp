@@ -77,13 +77,32 @@ ServerImpl::~ServerImpl() {
   for (int fd : datagram_fds_) ::close(fd);
 }
 
-void ServerImpl::validate(boost::system::error_code& ec) const {
+std::string ServerImpl::invalid_option() const {
+  // The first unusable option, named as the caller spells it; empty if all are usable.
   const ServerOptions& o = options_;
-  bool ok = !o.listeners.empty() && (host_ != nullptr || o.threads >= 1) && o.max_connections >= 1 &&
-            o.reqs_per_event >= 1 && o.read_buffer_size >= 64 && o.read_buffer_limit >= o.read_buffer_size &&
-            o.output_high_water >= 1;
-  for (const ListenerOptions& l : o.listeners) ok = ok && static_cast<bool>(l.handler) && l.backlog >= 0;
-  if (!ok) ec = make_error_code(errc::invalid_option);
+  if (o.listeners.empty()) return "listeners (none)";
+  if (host_ == nullptr && o.threads < 1) return "threads";
+  if (o.max_connections < 1) return "max_connections";
+  if (o.reqs_per_event < 1) return "reqs_per_event";
+  if (o.read_buffer_size < 64) return "read_buffer_size";
+  if (o.read_buffer_limit < o.read_buffer_size) return "read_buffer_limit";
+  if (o.output_high_water < 1) return "output_high_water";
+  if (o.write_stall_timeout.count() < 0) return "write_stall_timeout";
+  for (std::size_t i = 0; i < o.listeners.size(); ++i) {
+    const ListenerOptions& l = o.listeners[i];
+    const char* bad = !l.handler ? "handler"
+        : l.backlog < 0 ? "backlog"
+        : l.max_deferred < 1 ? "max_deferred"
+        : l.receive_buffer < 0 ? "receive_buffer"
+        : l.send_buffer < 0 ? "send_buffer"
+        // Linux's limits (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT).
+        : l.keepalive_idle.count() < 0 || l.keepalive_idle.count() > 32767 ? "keepalive_idle"
+        : l.keepalive_interval.count() < 0 || l.keepalive_interval.count() > 32767 ? "keepalive_interval"
+        : l.keepalive_count > 127 ? "keepalive_count"
+        : nullptr;
+    if (bad != nullptr) return "listeners[" + std::to_string(i) + "]." + bad;
+  }
+  return {};
 }
 
 void ServerImpl::start(boost::system::error_code& ec, std::string& context) {
@@ -93,9 +112,9 @@ void ServerImpl::start(boost::system::error_code& ec, std::string& context) {
     context = "start";
     return;
   }
-  validate(ec);
-  if (ec) {
-    context = "options";
+  if (std::string bad = invalid_option(); !bad.empty()) {
+    ec = make_error_code(errc::invalid_option);
+    context = "options: " + bad;
     return;
   }
   const unsigned nworkers = host_ != nullptr ? 1 : options_.threads;
@@ -226,6 +245,12 @@ ServerStats ServerImpl::stats() const {
   return s;
 }
 
+void ServerImpl::close_connection(std::uint64_t id) {
+  if (id == 0 || workers_.empty()) return;  // 0: a listener's row; empty: never started
+  Worker* worker = workers_[worker_of(id, workers_.size())].get();
+  worker->post([worker, id] { worker->close_connection(id); });
+}
+
 std::vector<ConnectionInfo> ServerImpl::connections() const {
   std::vector<ConnectionInfo> out;
   for (const auto& a : acceptors_) {
@@ -270,6 +295,7 @@ bool Server::stopped() const noexcept { return impl_->stopped(); }
 std::uint16_t Server::port(std::size_t index) const { return impl_->port(index); }
 ServerStats Server::stats() const { return impl_->stats(); }
 std::vector<ConnectionInfo> Server::connections() const { return impl_->connections(); }
+void Server::close_connection(std::uint64_t id) { impl_->close_connection(id); }
 const ServerOptions& Server::options() const noexcept { return impl_->options(); }
 int Server::verbosity() const noexcept { return impl_->logger().verbosity(); }
 void Server::set_verbosity(int level) noexcept { impl_->logger().set_verbosity(level); }

@@ -41,6 +41,9 @@ class ServerImpl {
   std::uint16_t port(std::size_t index) const;
   ServerStats stats() const;
   std::vector<ConnectionInfo> connections() const;
+  void close_connection(std::uint64_t id);
+  /// Workers, fixed once start() made them (connection ids encode the worker).
+  std::size_t worker_count() const noexcept { return workers_.size(); }
   const ServerOptions& options() const noexcept { return options_; }
 
   /// The next worker in round-robin order (memcached's select_thread_round_robin).
@@ -58,7 +61,7 @@ class ServerImpl {
   void set_faults(testing::FaultInjection faults) { faults_ = std::move(faults); }
 
  private:
-  void validate(boost::system::error_code& ec) const;
+  std::string invalid_option() const;
   void open_listeners(boost::system::error_code& ec);
   void close_acceptors_then_drain();
 

@@ -139,11 +139,33 @@ void Worker::begin_drain() {
     }
   });
   for (ConnectionEngine* c = open_head_; c != nullptr;) {
-    ConnectionEngine* next = c->list_next;
-    c->kick(make_error_code(errc::server_stopping), true);
+    ConnectionEngine* next = c->list_next;  // a kick may release c
+    // A serving stream connection may queue a last reply first; the kick flushes it. A
+    // handler that throws there is closed at once.
+    bool threw = false;
+    try {
+      if (c->serving()) c->handler().on_stop(c->facade());
+    } catch (...) {
+      logf(logger_, 1, "<%d protocol handler threw in on_stop", c->fd());
+      threw = true;
+    }
+    c->kick(make_error_code(threw ? errc::protocol_close : errc::server_stopping), !threw);
     c = next;
   }
   maybe_finish();
+}
+
+std::uint64_t Worker::next_connection_id() noexcept {
+  return connection_id(next_serial_++, index_, server_.worker_count());
+}
+
+void Worker::close_connection(std::uint64_t id) {
+  for (ConnectionEngine* c = open_head_; c != nullptr; c = c->list_next) {
+    if (c->id() == id && !c->is_datagram()) {
+      c->kick(make_error_code(errc::closed_by_server), false);
+      return;
+    }
+  }
 }
 
 void Worker::release(ConnectionEngine& c) noexcept {
@@ -197,12 +219,14 @@ void Worker::unlink(ConnectionEngine& c) noexcept {
 
 void Worker::arm_sweep() {
   if (finished_) return;
-  // A quarter of the timeout between sweeps (10 ms .. 1 s): a connection is kicked between
-  // idle_timeout and 1.25 x idle_timeout after its last input. Without an idle timeout the
-  // sweep still bounds lingering closes.
-  const auto period = options_.idle_timeout.count() > 0
-      ? std::clamp(options_.idle_timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000))
-      : std::chrono::milliseconds(1000);
+  // A quarter of the shorter timeout between sweeps (10 ms .. 1 s): a connection is kicked
+  // between idle_timeout and 1.25 x idle_timeout after its last input, and likewise for
+  // write_stall_timeout. Without either the sweep still bounds lingering closes.
+  std::chrono::milliseconds shortest(1000 * 4);
+  for (const std::chrono::milliseconds t : {options_.idle_timeout, options_.write_stall_timeout}) {
+    if (t.count() > 0) shortest = std::min(shortest, t);
+  }
+  const auto period = std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
   sweep_timer_.expires_after(period);
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
@@ -222,6 +246,10 @@ void Worker::sweep() {
       counters_[&ConnectionStats::idle_kicks].add();
       logf(logger_, 2, "<%d idle timeout, closing", c->fd());
       c->kick(make_error_code(errc::idle_timeout), false);
+    } else if (options_.write_stall_timeout.count() > 0 && c->write_stalled(now, options_.write_stall_timeout)) {
+      counters_[&ConnectionStats::write_stall_kicks].add();
+      logf(logger_, 2, "<%d write stall timeout, closing", c->fd());
+      c->kick(make_error_code(errc::write_stall), false);
     }
     c = next;
   }
@@ -234,6 +262,7 @@ void Worker::list_connections(std::vector<ConnectionInfo>& out) const {
     const int fd = c->listed_fd();
     if (fd < 0 || c->is_datagram()) continue;
     ConnectionInfo info;
+    info.id = c->id();
     info.fd = fd;
     info.worker = index_;
     info.state = c->state();

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,14 @@
 namespace connkit::detail {
 
 class ServerImpl;
+
+/// Connection ids name their worker, so that Server::close_connection() posts to that
+/// worker only: the worker's n-th client (from 0) of `workers` gets n * workers + worker + 1.
+constexpr std::uint64_t connection_id(std::uint64_t serial, unsigned worker, std::size_t workers) noexcept {
+  return serial * workers + worker + 1;
+}
+/// The worker that gave out connection id `id` (not 0).
+constexpr std::size_t worker_of(std::uint64_t id, std::size_t workers) noexcept { return (id - 1) % workers; }
 
 /// One worker: an io_context run by one thread (or the host's), the connection pools of
 /// every listener, buffer caches, and the list of open connections. Everything here is
@@ -66,8 +75,14 @@ class Worker {
   ConnectionEngine* adopt(int fd, unsigned listener);
   /// Takes this worker's copy of a bound UDP socket. On the worker's thread.
   void adopt_datagram(int fd, unsigned listener);
-  /// Graceful stop: close idle connections, flush the rest until the deadline. On the thread.
+  /// Graceful stop: on_stop, then close idle connections and flush the rest until the
+  /// deadline. On the thread.
   void begin_drain();
+  /// The id for the next connection this worker opens (connection_id()). On the thread.
+  std::uint64_t next_connection_id() noexcept;
+  /// Closes open connection `id` at once (errc::closed_by_server); ignores an unknown id.
+  /// On the thread: Server::close_connection() posts it.
+  void close_connection(std::uint64_t id);
   /// A connection finished closing; back to its pool. Never allocates.
   void release(ConnectionEngine& c) noexcept;
 
@@ -105,6 +120,7 @@ class Worker {
   mutable std::mutex list_mutex_;  // guards link/unlink against list_connections() readers
   ConnectionEngine* open_head_ = nullptr;
   std::size_t open_count_ = 0;
+  std::uint64_t next_serial_ = 0;  // connections opened: the serial of the next id
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer drain_timer_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;

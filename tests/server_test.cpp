@@ -372,7 +372,7 @@ TEST_CASE("verbose logging writes memcached's -vv lines to the host's sink", "[l
     Client c = Client::tcp(server.port());
     REQUIRE(c.roundtrip("PING\r\n", 6) == "PONG\r\n");
   }
-  CHECK(eventually([&] { return capture.contains(" connection closed."); }));
+  CHECK(eventually([&] { return capture.contains(" connection closed: peer closed the connection"); }));
   CHECK(capture.contains(" server listening (auto-negotiate)"));
   CHECK(capture.contains(" new line client connection."));
 }

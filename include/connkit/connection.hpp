@@ -63,7 +63,8 @@ class Connection {
   std::uint64_t id() const noexcept;
   /// In on_open(): turn this client away. `reply` (if any) is sent first, then the
   /// connection closes; counted in refused_connections. Elsewhere: close after the
-  /// current callback, sending what is queued.
+  /// current callback, sending what is queued and then `reply`. The reason is
+  /// errc::refused in both cases. Ignored for UDP and on a connection already closing.
   void refuse(std::string_view reply = {});
 
   /// The current state. Readable from any thread (Server::connections()).

@@ -24,7 +24,7 @@ struct ConnectionStats {
   std::uint64_t read_buf_bytes = 0;              ///< bytes of read buffers allocated, lent or cached ("read_buf_bytes")
   std::uint64_t read_buf_bytes_free = 0;         ///< bytes of read buffers cached for reuse ("read_buf_bytes_free")
   std::uint64_t read_buf_oom = 0;                ///< read buffers that could not be allocated ("read_buf_oom")
-  std::uint64_t refused_conns = 0;               ///< turned away by a handler's on_open ("refused_connections")
+  std::uint64_t refused_conns = 0;               ///< turned away by Connection::refuse() ("refused_connections")
   std::uint64_t write_stall_kicks = 0;           ///< closed by write_stall_timeout ("write_stall_kicks")
   std::uint64_t deferred_replies = 0;            ///< DeferredReply handles taken ("deferred_replies")
   std::uint64_t deferred_cancelled = 0;          ///< handles cancelled by their connection's close ("deferred_cancelled")
