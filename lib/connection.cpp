@@ -11,6 +11,8 @@
 
 #include "address_text.hpp"
 #include "datagram_peer.hpp"
+#include "deferred.hpp"
+#include "log_line.hpp"
 #include "worker.hpp"
 
 namespace connkit {
@@ -33,6 +35,11 @@ int Connection::verbosity() const noexcept { return engine_->worker().logger().v
 void Connection::set_verbosity(int level) noexcept { engine_->worker().logger().set_verbosity(level); }
 void Connection::log(int level, std::string_view line) const { engine_->worker().log(level, line); }
 ProtocolHandler& Connection::handler() noexcept { return engine_->handler(); }
+DeferredReply Connection::defer() { return engine_->defer(); }
+std::size_t Connection::deferred() const noexcept { return engine_->deferred(); }
+boost::asio::io_context::executor_type Connection::executor() const noexcept {
+  return engine_->worker().io().get_executor();
+}
 
 namespace detail {
 
@@ -63,6 +70,41 @@ std::string ConnectionEngine::peer_address() {
   return text.rfind("unix:", 0) == 0 ? "unix" : text;
 }
 
+DeferredReply ConnectionEngine::defer() {
+  if (dgram_ != nullptr) {
+    // One datagram is one input and its reply goes to that datagram's sender at once.
+    logf(worker_.logger(), 1, "<%d defer() on a UDP listener: not supported", fd_);
+    return {};
+  }
+  ReplyList& out = output();
+  DeferredRecord& r = worker_.deferred().acquire(*this);
+  try {
+    r.ticket = out.hold();
+  } catch (...) {
+    worker_.deferred().cancel(r);
+    throw;
+  }
+  r.next = deferred_head_;
+  if (deferred_head_ != nullptr) deferred_head_->prev = &r;
+  deferred_head_ = &r;
+  ++deferred_count_;
+  worker_.counters()[&ConnectionStats::deferred_replies].add();
+  return {&r, r.generation()};
+}
+
+void ConnectionEngine::cancel_deferred() noexcept {
+  // Closing: completing these handles does nothing from now on (or, for one being
+  // completed right now, its record is freed when it arrives).
+  for (DeferredRecord* r = deferred_head_; r != nullptr;) {
+    DeferredRecord* next = r->next;
+    worker_.deferred().cancel(*r);
+    worker_.counters()[&ConnectionStats::deferred_cancelled].add();
+    r = next;
+  }
+  deferred_head_ = nullptr;
+  deferred_count_ = 0;
+}
+
 void ConnectionEngine::borrow_output() { out_ = worker_.reply_lists().take(); }
 
 void ConnectionEngine::return_output() noexcept {
@@ -91,7 +133,7 @@ bool ConnectionEngine::grow_read_buffer(std::size_t at_least) {
 
 bool ConnectionEngine::waiting_for_input() const noexcept {
   const ConnState s = state();
-  return op_pending_ && closing_ == Closing::no && dgram_ == nullptr &&
+  return op_pending_ && closing_ == Closing::no && dgram_ == nullptr && deferred_count_ == 0 &&
          (s == ConnState::read || s == ConnState::nread || s == ConnState::swallow);
 }
 

@@ -30,6 +30,7 @@ namespace connkit::detail {
 
 class Worker;
 struct DatagramPeer;
+struct DeferredRecord;
 
 /// How a connection is closing, beside its ConnState (which says what it does now).
 /// Set only by the state machine (drive_machine.cpp).
@@ -72,6 +73,10 @@ class ConnectionEngine {
         std::chrono::steady_clock::duration(last_active_.load(std::memory_order_relaxed)));
   }
   std::string peer_address();
+  /// Connection::defer(): a hold in the reply list and a pending record for it.
+  DeferredReply defer();
+  /// Handles taken and not completed yet.
+  std::size_t deferred() const noexcept { return deferred_count_; }
 
   // --- Lifecycle, called by the worker (drive_machine.cpp) ------------------------------
   /// Makes this a UDP listener's connection (one datagram is one input).
@@ -94,6 +99,9 @@ class ConnectionEngine {
   void on_poll(std::uint32_t events);
   /// A reply the Poller sent for us through its ring: bytes sent, or -errno.
   void on_sent(int result);
+  /// One of our deferred replies was given (delivered on the worker): fill its hold and
+  /// send what became ready.
+  void on_deferred_done(DeferredRecord& r) noexcept;
 
   /// The worker's list of open connections (Worker::link / unlink own these).
   ConnectionEngine* list_prev = nullptr;
@@ -111,6 +119,10 @@ class ConnectionEngine {
   void return_read_buffer() noexcept;
   bool grow_read_buffer(std::size_t at_least);
   bool has_output() const noexcept { return out_ != nullptr && !out_->empty(); }
+  /// Gives the reply list back once nothing is queued or held in it.
+  void return_output_if_idle() noexcept {
+    if (out_ != nullptr && out_->idle()) return_output();
+  }
   void touch_active() noexcept;
   /// Keeps the first reason the connection is closing for (on_close, the close log line).
   void set_close_reason(boost::system::error_code reason) noexcept {
@@ -145,6 +157,7 @@ class ConnectionEngine {
   void on_wait_done(const boost::system::error_code& ec);
   void resume(const boost::system::error_code& ec);
   void finish_write();
+  void cancel_deferred() noexcept;
   bool start_linger();
   void close_now();
 
@@ -162,7 +175,9 @@ class ConnectionEngine {
   std::unique_ptr<ProtocolHandler> handler_;
   std::unique_ptr<DatagramPeer> dgram_;  // UDP only
   ReadBuffer rbuf_;
-  ReplyList* out_ = nullptr;  // lent from the worker while replies are queued
+  ReplyList* out_ = nullptr;  // lent from the worker while replies are queued (or held)
+  DeferredRecord* deferred_head_ = nullptr;  // outstanding deferred replies, newest first
+  std::size_t deferred_count_ = 0;
   HandlerSlot slot_;
   // Written by the worker, read by Server::connections() from any thread: relaxed atomics
   // (plain moves on x86), as memcached's `stats conns` reads its table unlocked.
@@ -174,6 +189,7 @@ class ConnectionEngine {
   char* body_dest_ = nullptr;  // read_body_into destination, else nullptr
   std::size_t body_size_ = 0;
   std::size_t body_done_ = 0;
+  std::size_t ring_batch_ = 0;  // bytes of the send queued in the worker's ring
 
   unsigned listener_;
   unsigned requests_in_event_ = 0;
@@ -182,6 +198,7 @@ class ConnectionEngine {
   Closing closing_ = Closing::no;
   bool incomplete_ = false;      // the handler said need_more for what is buffered
   bool op_pending_ = false;      // a readiness wait, a post or a ring send is outstanding
+  bool busy_ = false;            // in drive() or on_open(): a deferred reply only fills its hold
   Wait poll_wait_ = Wait::none;  // the readiness the worker's Poller will wake us for
   // Edge-triggered readiness: set by the Poller, cleared once a read or write proves the
   // socket drained or full. While set, no new edge may come, so the state machine tries

@@ -88,6 +88,7 @@ bool ConnectionEngine::ring_send() {
   if (!out_ready_ || dgram_ != nullptr || out_->segment_count() != 1) return false;
   iovec iov;
   if (out_->gather(std::span<iovec>(&iov, 1)) != 1) return false;
+  ring_batch_ = iov.iov_len;  // a deferred reply may add to the list before on_sent()
   return worker_.poller().defer_send(fd_, iov, this);
 }
 

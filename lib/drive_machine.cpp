@@ -17,6 +17,7 @@
 
 #include <connkit/error.hpp>
 
+#include "deferred.hpp"
 #include "log_line.hpp"
 #include "worker.hpp"
 
@@ -63,12 +64,14 @@ void ConnectionEngine::open(int fd) {
     logf(worker_.logger(), 2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),
          handler_->protocol_name().data());
   }
+  busy_ = true;  // a deferred reply given inside on_open only fills its hold
   try {
     handler_->on_open(facade_);
   } catch (...) {
     set_close_reason(make_error_code(errc::protocol_close));
     set_state(ConnState::closing);
   }
+  busy_ = false;
   drive();
 }
 
@@ -77,7 +80,13 @@ void ConnectionEngine::kick(boost::system::error_code reason, bool flush_first) 
   if (closing_ == Closing::lingering && flush_first) return;  // already flushed; the linger ends on its own
   set_close_reason(reason);
   if (flush_first && (state() == ConnState::write || state() == ConnState::mwrite)) {
-    after_write_ = ConnState::closing;  // let the write in progress finish, then close
+    // Let the write in progress finish, then close (after the deferred replies, if any).
+    if (deferred_count_ == 0) {
+      after_write_ = ConnState::closing;
+    } else {
+      closing_ = Closing::flush;
+      after_write_ = ConnState::new_cmd;
+    }
     return;
   }
   closing_ = flush_first ? Closing::flush : Closing::abort;
@@ -92,7 +101,8 @@ void ConnectionEngine::kick(boost::system::error_code reason, bool flush_first) 
     }
     return;
   }
-  set_state(ConnState::closing);
+  // Not waiting on anything: between requests, or in io_queue waiting for deferred replies.
+  set_state(closing_ == Closing::flush && deferred_count_ != 0 ? ConnState::new_cmd : ConnState::closing);
   drive();
 }
 
@@ -109,7 +119,7 @@ void ConnectionEngine::on_sent(int result) {
   // The fairness budget is not renewed: the send was part of the same event.
   op_pending_ = false;
   // -ECANCELED: the ring did not attempt it; the write state sends it with send() now.
-  const std::optional<Io> r = result == -ECANCELED ? std::nullopt : account_send(result, out_->pending_bytes());
+  const std::optional<Io> r = result == -ECANCELED ? std::nullopt : account_send(result, ring_batch_);
   if (r == Io::again && closing_ == Closing::no) {
     start_wait(Wait::write);
     return;
@@ -125,6 +135,11 @@ void ConnectionEngine::on_sent(int result) {
 // --- The machine ---------------------------------------------------------------------
 
 void ConnectionEngine::drive() {
+  struct Busy {
+    bool& flag;
+    explicit Busy(bool& f) : flag(f) { flag = true; }
+    ~Busy() { flag = false; }
+  } busy(busy_);
   for (;;) {
     Next next = Next::go_on;
     switch (state()) {
@@ -152,6 +167,8 @@ void ConnectionEngine::drive() {
       case ConnState::mwrite:
         next = step_write();
         break;
+      case ConnState::io_queue:
+        return;  // on_deferred_done() goes on
       case ConnState::closing:
         next = step_closing();
         break;
@@ -161,13 +178,25 @@ void ConnectionEngine::drive() {
 }
 
 ConnectionEngine::Next ConnectionEngine::step_new_cmd() {
-  if (closing_ == Closing::abort || closing_ == Closing::flush) {  // kicked
+  if (closing_ == Closing::abort || closing_ == Closing::flush) {  // kicked, or write_and_close
     if (closing_ == Closing::flush && has_output()) {
-      flush_then(ConnState::closing);
+      flush_then(deferred_count_ != 0 ? ConnState::new_cmd : ConnState::closing);
+    } else if (closing_ == Closing::flush && deferred_count_ != 0) {
+      set_state(ConnState::io_queue);  // the deferred replies go out before the close
+      return Next::stop;
     } else {
       set_state(ConnState::closing);
     }
     return Next::go_on;
+  }
+  if (deferred_count_ >= worker_.options().listeners[listener_].max_deferred) {
+    // memcached's conn_io_queue: parse nothing more (nor read) until a reply is given.
+    if (has_output()) {
+      flush_then(ConnState::new_cmd);
+      return Next::go_on;
+    }
+    set_state(ConnState::io_queue);
+    return Next::stop;
   }
   if (incomplete_ || rbuf_.empty()) {
     if (has_output()) {
@@ -198,7 +227,7 @@ ConnectionEngine::Next ConnectionEngine::step_new_cmd() {
 ConnectionEngine::Next ConnectionEngine::step_waiting() {
   // Nothing to parse or send: an idle connection gives its buffers back.
   if (rbuf_.empty()) return_read_buffer();
-  if (out_ != nullptr && out_->empty()) return_output();
+  return_output_if_idle();
   set_state(ConnState::read);
   if (in_ready_) return Next::go_on;  // not proven drained: no new edge would come, so read now
   start_wait(Wait::read);
@@ -311,6 +340,7 @@ ConnState ConnectionEngine::state_for(const Action& action) {
   switch (action.kind()) {
     case Action::Kind::need_more:
     case Action::Kind::consumed:
+    case Action::Kind::defer:  // the holds it took keep the reply's place
       return ConnState::new_cmd;
     case Action::Kind::read_body:
       if (action.body_bytes() > worker_.options().read_buffer_limit) {
@@ -339,6 +369,10 @@ ConnState ConnectionEngine::state_for(const Action& action) {
       return ConnState::closing;
     case Action::Kind::write_and_close:
       set_close_reason(make_error_code(errc::protocol_close));
+      if (deferred_count_ != 0) {  // close once the deferred replies are sent
+        closing_ = Closing::flush;
+        return ConnState::new_cmd;
+      }
       after_write_ = ConnState::closing;
       return has_output() ? ConnState::mwrite : ConnState::closing;
   }
@@ -458,7 +492,7 @@ void ConnectionEngine::on_wait_done(const boost::system::error_code& ec) {
 }
 
 void ConnectionEngine::finish_write() {
-  return_output();
+  return_output_if_idle();
   // After a write that ends in a close, the close is graceful: the replies must arrive.
   if (after_write_ == ConnState::closing && closing_ == Closing::no) closing_ = Closing::flush;
   set_state(after_write_);
@@ -467,17 +501,47 @@ void ConnectionEngine::finish_write() {
 
 void ConnectionEngine::resume(const boost::system::error_code& ec) {
   if (closing_ == Closing::abort || closing_ == Closing::flush) {  // kicked while waiting
-    if (closing_ == Closing::abort || !has_output()) {
+    if (closing_ == Closing::abort || (!has_output() && deferred_count_ == 0)) {
       set_state(ConnState::closing);
     } else if (state() == ConnState::write || state() == ConnState::mwrite) {
-      after_write_ = ConnState::closing;
+      after_write_ = deferred_count_ != 0 ? ConnState::new_cmd : ConnState::closing;
     } else {
-      flush_then(ConnState::closing);
+      set_state(ConnState::new_cmd);  // flushes, waits for the deferred replies, closes
     }
   } else if (ec) {
     set_close_reason(ec);
     set_state(ConnState::closing);
   }
+  drive();
+}
+
+void ConnectionEngine::on_deferred_done(DeferredRecord& r) noexcept {
+  if (r.prev != nullptr) r.prev->next = r.next;
+  if (r.next != nullptr) r.next->prev = r.prev;
+  if (deferred_head_ == &r) deferred_head_ = r.next;
+  --deferred_count_;
+  if (r.by_ref) {
+    out_->fill(r.ticket, r.ref, r.ref_owner);
+    worker_.deferred().release(r);
+  } else {
+    auto release = [](void* record) noexcept {
+      auto* done = static_cast<DeferredRecord*>(record);
+      done->queue->release(*done);
+    };
+    out_->fill(r.ticket, r.bytes, BufferOwner{release, &r});
+  }
+  if (busy_) return;  // the machine is running (a handler gave it): it sends what is ready
+  if (state() == ConnState::io_queue) {
+    set_state(ConnState::new_cmd);
+  } else if (poll_wait_ == Wait::read && has_output() && closing_ == Closing::no) {
+    // Parked waiting for input: send the reply now, then wait again.
+    poll_wait_ = Wait::none;
+    op_pending_ = false;
+    flush_then(state() == ConnState::read ? ConnState::waiting : state());
+  } else {
+    return;  // a write, a yield or a ring send is under way and picks it up
+  }
+  requests_in_event_ = 0;
   drive();
 }
 
@@ -498,6 +562,7 @@ bool ConnectionEngine::start_linger() {
 }
 
 void ConnectionEngine::close_now() {
+  cancel_deferred();
   try {
     handler_->on_close(facade_, close_reason_);
   } catch (...) {

@@ -18,6 +18,9 @@ class Category final : public boost::system::error_category {
       case errc::peer_closed: return "peer closed the connection";
       case errc::bad_action: return "protocol handler returned an action that cannot apply";
       case errc::invalid_option: return "invalid server option";
+      case errc::refused: return "refused by the protocol handler";
+      case errc::closed_by_server: return "closed by the server";
+      case errc::write_stall: return "write stalled";
     }
     return "unknown connkit error";
   }

@@ -27,9 +27,11 @@ constexpr unsigned ring_entries = 256;
 // works wakes it at once; only a broken assumption pays this, once per worker.
 constexpr int self_test_timeout_ms = 250;
 
-// epoll_event.data.ptr of the loop mode's two descriptors that are not connections.
+// epoll_event.data.ptr of the descriptors that are not connections: the loop mode's two,
+// and add_notifier's.
 char asio_marker;
 char wake_marker;
+char notify_marker;
 
 [[noreturn]] void throw_errno(const char* what) {
   throw boost::system::system_error(errno, boost::system::system_category(), what);
@@ -119,6 +121,12 @@ void Poller::add(int fd, ConnectionEngine& c, boost::system::error_code& ec) noe
   }
 }
 
+void Poller::add_notifier(int fd, void (*fn)(void*) noexcept, void* context) {
+  notify_ = fn;
+  notify_context_ = context;
+  add_marker(fd_, fd, &notify_marker, "epoll_ctl (notifier)");
+}
+
 void Poller::remove(int fd) noexcept {
   epoll_event ignored{};
   (void)::epoll_ctl(fd_, EPOLL_CTL_DEL, fd, &ignored);
@@ -201,6 +209,8 @@ void Poller::deliver(const epoll_event* events, int n) {
       std::uint64_t count;
       (void)!::read(wake_fd_, &count, sizeof count);  // drained before the poll that follows
       asio_due_ = true;
+    } else if (target == &notify_marker) {
+      notify_(notify_context_);
     } else if (running_) {
       static_cast<ConnectionEngine*>(target)->on_poll(events[i].events);
     }

@@ -63,6 +63,9 @@ class Poller {
   void add(int fd, ConnectionEngine& c, boost::system::error_code& ec) noexcept;
   /// Unregisters `fd`; call before closing it.
   void remove(int fd) noexcept;
+  /// Registers an eventfd: `fn(context)` runs on the worker when it becomes readable (and
+  /// must read it). One per Poller. Throws boost::system::system_error.
+  void add_notifier(int fd, void (*fn)(void* context) noexcept, void* context);
   /// Starts delivering readiness (watched mode: arms the io_context's watch). On the
   /// thread that delivers it: the ring is set up here.
   void start();
@@ -96,6 +99,8 @@ class Poller {
   bool loop_;
   bool use_ring_;
   int wake_fd_ = -1;                                           // loop mode: eventfd
+  void (*notify_)(void*) noexcept = nullptr;                    // add_notifier
+  void* notify_context_ = nullptr;
   std::optional<boost::asio::posix::stream_descriptor> watch_;  // watched mode: owns fd_
   WaitSlot slot_;
   SendRing ring_;

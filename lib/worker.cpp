@@ -30,6 +30,7 @@ Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, 
       index_(index),
       io_(io),
       poller_(io, owned_thread && options_.own_loop, options_.io_uring, server.faults().fail_loop_check),
+      deferred_(io, &Worker::deliver_deferred, this),
       read_buffers_(options_.read_buffer_size, counters_),
       reply_lists_(options_.write_buffer_size),
       sweep_timer_(io),
@@ -37,6 +38,8 @@ Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, 
   for (unsigned l = 0; l < options_.listeners.size(); ++l) {
     pools_.push_back(std::make_unique<ConnectionPool>(*this, l, options_.listeners[l].handler, counters_[&ConnectionStats::conn_structs]));
   }
+  poller_.add_notifier(
+      deferred_.notify_fd(), [](void* queue) noexcept { static_cast<DeferredQueue*>(queue)->drain(); }, &deferred_);
   if (owned_thread) guard_.emplace(io.get_executor());
   if (owned_thread && options_.own_loop && !poller_.loop_mode()) {
     logf(logger_, 1, "worker %u: Asio's reactor cannot wake the worker's epoll set; io_context::run() drives it", index_);
@@ -153,6 +156,14 @@ void Worker::release(ConnectionEngine& c) noexcept {
     pools_[c.listener()]->release(c);
   }
   maybe_finish();
+}
+
+void Worker::deliver_deferred(void* worker, DeferredRecord& r) noexcept {
+  if (r.orphan) {  // its connection closed while the reply was being given
+    static_cast<Worker*>(worker)->deferred_.release(r);
+    return;
+  }
+  r.conn->on_deferred_done(r);
 }
 
 void Worker::maybe_finish() {

@@ -22,6 +22,7 @@
 #include "connection_engine.hpp"
 #include "connection_pool.hpp"
 #include "counters.hpp"
+#include "deferred.hpp"
 #include "log_line.hpp"
 #include "poller.hpp"
 
@@ -73,6 +74,7 @@ class Worker {
   Poller& poller() noexcept { return poller_; }
   ReadBufferCache& read_buffers() noexcept { return read_buffers_; }
   ReplyListCache& reply_lists() noexcept { return reply_lists_; }
+  DeferredQueue& deferred() noexcept { return deferred_; }
 
   /// Appends a row per open connection. Any thread.
   void list_connections(std::vector<ConnectionInfo>& out) const;
@@ -86,6 +88,7 @@ class Worker {
   void arm_sweep();
   void sweep();
   void maybe_finish();
+  static void deliver_deferred(void* worker, DeferredRecord& r) noexcept;
 
   ServerImpl& server_;
   const ServerOptions& options_;
@@ -94,6 +97,7 @@ class Worker {
   boost::asio::io_context& io_;
   Counters counters_;
   Poller poller_;  // before the pools: outlives every connection
+  DeferredQueue deferred_;  // likewise: connections hold its records
   ReadBufferCache read_buffers_;
   ReplyListCache reply_lists_;
   std::vector<std::unique_ptr<ConnectionPool>> pools_;  // one per listener
