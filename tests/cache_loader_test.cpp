@@ -88,27 +88,13 @@ class ThreadBackend {
 };
 
 /// A store, an endpoint with `loader` and a two-worker server on a free port.
-struct LoaderServer {
-  explicit LoaderServer(connkit::cache::Loader loader) {
+struct LoaderServer : connkit::test::CacheFixture {
+  explicit LoaderServer(connkit::cache::Loader loader) : CacheFixture(64u << 20, 1u << 20, {}, 2, with(std::move(loader))) {}
+  static connkit::cache::EndpointOptions with(connkit::cache::Loader loader) {
     connkit::cache::EndpointOptions eo;
     eo.loader = std::move(loader);
-    endpoint = std::make_unique<connkit::cache::Endpoint>(store, eo);
-    connkit::ServerOptions options;
-    options.threads = 2;
-    connkit::ListenerOptions l;
-    l.handler = endpoint->handler_factory();
-    options.listeners.push_back(l);
-    server = std::make_unique<connkit::Server>(std::move(options));
-    endpoint->attach(*server);
-    server->start();
+    return eo;
   }
-  ~LoaderServer() {
-    server->stop();
-    server->join();
-  }
-  connkit::cache::Store store;
-  std::unique_ptr<connkit::cache::Endpoint> endpoint;
-  std::unique_ptr<connkit::Server> server;
 };
 
 std::string value_reply(const std::string& key) {
