@@ -28,6 +28,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/cache_fixture.hpp"
 #include "support/client.hpp"
 
 using connkit::test::Client;
@@ -40,26 +41,10 @@ namespace {
 constexpr auto reply_limit = 15s;
 constexpr std::string_view out_of_memory = "SERVER_ERROR out of memory storing object";
 
-/// A store, an endpoint and a server with several workers on a free port (real clock: no
-/// item in these tests has an expiry).
-struct StressFixture {
-  StressFixture(std::size_t memory, unsigned threads) {
-    connkit::cache::StoreOptions so;
-    so.memory_limit = memory;
-    store = std::make_unique<connkit::cache::Store>(so);
-    endpoint = std::make_unique<connkit::cache::Endpoint>(*store);
-    connkit::ServerOptions options;
-    options.threads = threads;
-    connkit::ListenerOptions l;
-    l.handler = endpoint->handler_factory();
-    options.listeners.push_back(l);
-    server = std::make_unique<connkit::Server>(std::move(options));
-    endpoint->attach(*server);
-    server->start();
-  }
-  std::unique_ptr<connkit::cache::Store> store;
-  std::unique_ptr<connkit::cache::Endpoint> endpoint;
-  std::unique_ptr<connkit::Server> server;
+/// A store, an endpoint and a server with several workers on a free port (no item in these
+/// tests has an expiry, so the fixture's clock never needs to move).
+struct StressFixture : connkit::test::CacheFixture {
+  StressFixture(std::size_t memory, unsigned threads) : CacheFixture(memory, 1u << 20, {}, threads) {}
 };
 
 /// A Client plus a receive buffer: reads reply lines and value bodies, each with a deadline.

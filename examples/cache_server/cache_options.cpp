@@ -42,7 +42,8 @@ std::string quoted(std::string_view prefix, std::string_view text) { return conc
 
 class Parser {
  public:
-  Parser(int argc, const char* const* argv) : argc_(argc), argv_(argv) {}
+  Parser(int argc, const char* const* argv, std::span<const ExtraOption> extra)
+      : argc_(argc), argv_(argv), extra_(extra) {}
 
   CliResult run() {
     const std::string_view program = argc_ > 0 && argv_[0] != nullptr ? argv_[0] : "cache_server";
@@ -78,6 +79,14 @@ class Parser {
   void long_option(std::string_view program, std::string_view text, int& i) {
     const std::size_t eq = text.find('=');
     const std::string_view name = text.substr(0, eq);
+    for (const ExtraOption& x : extra_) {
+      if (x.long_name.empty() || x.long_name != name) continue;
+      if (eq != std::string_view::npos) return apply_extra(x, text.substr(eq + 1));
+      if (i + 1 >= argc_) {
+        return getopt_error(concat({program, ": option '--", x.long_name, "' requires an argument"}));
+      }
+      return apply_extra(x, argv_[++i]);
+    }
     const OptionSpec* match = nullptr;
     int prefix_matches = 0;
     for (const OptionSpec& spec : option_table) {
@@ -109,6 +118,11 @@ class Parser {
   void short_options(std::string_view program, std::string_view arg, int& i) {
     for (std::size_t j = 1; j < arg.size() && !stopped(); ++j) {
       const char c = arg[j];
+      if (const ExtraOption* x = extra(c)) {
+        if (j + 1 < arg.size()) return apply_extra(*x, arg.substr(j + 1));
+        if (i + 1 >= argc_) return getopt_error(std::string(program) + ": option requires an argument -- '" + c + "'");
+        return apply_extra(*x, argv_[++i]);
+      }
       const OptionSpec* spec = nullptr;
       for (const OptionSpec& s : option_table) {
         if (s.name == c) spec = &s;
@@ -122,6 +136,17 @@ class Parser {
       if (i + 1 >= argc_) return getopt_error(std::string(program) + ": option requires an argument -- '" + c + "'");
       return apply(c, argv_[++i]);
     }
+  }
+
+  const ExtraOption* extra(char name) const noexcept {
+    for (const ExtraOption& x : extra_) {
+      if (x.name == name) return &x;
+    }
+    return nullptr;
+  }
+
+  void apply_extra(const ExtraOption& option, std::string_view value) {
+    if (std::string error = option.apply(value); !error.empty()) fail(exit_bad_option, std::move(error));
   }
 
   bool port_value(std::string_view text, int& port) {
@@ -414,6 +439,7 @@ class Parser {
 
   int argc_;
   const char* const* argv_;
+  std::span<const ExtraOption> extra_;
   CliResult result_;
   int tcp_port_ = 11211;
   bool tcp_given_ = false;
@@ -428,6 +454,8 @@ class Parser {
 
 }  // namespace
 
-CliResult parse_cache_server_command_line(int argc, const char* const* argv) { return Parser(argc, argv).run(); }
+CliResult parse_cache_server_command_line(int argc, const char* const* argv, std::span<const ExtraOption> extra) {
+  return Parser(argc, argv, extra).run();
+}
 
 }  // namespace connkit::examples

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,12 +67,23 @@ struct CliResult {
   std::vector<std::string> messages;
 };
 
+/// An option a program built on cache_server's command line adds, or takes over from
+/// memcached's (read_through_cache's -b names its backend, not the listen backlog). It
+/// always takes a value, in any of the forms memcached's options do.
+struct ExtraOption {
+  char name;                   ///< the short option
+  std::string_view long_name;  ///< empty: short form only
+  /// Takes the value; returns an error message for stderr, empty when the value is good.
+  std::function<std::string(std::string_view value)> apply;
+};
+
 /// Parses memcached 1.6's options as its getopt_long loop does: short options cluster
 /// (`-vv`, `-vCF`), values attach or follow (`-p11211`, `-p 11211`, `--port=11211`,
 /// `--port 11211`), long names may be abbreviated while unambiguous, operands are ignored
 /// and `--` ends the options. Stops at the first error, as memcached does. `argv[0]` is
-/// the program name used in getopt-style messages. Pure: reads no environment.
-CliResult parse_cache_server_command_line(int argc, const char* const* argv);
+/// the program name used in getopt-style messages. `extra` options come before memcached's
+/// (an error from one fails with exit_bad_option). Pure: reads no environment.
+CliResult parse_cache_server_command_line(int argc, const char* const* argv, std::span<const ExtraOption> extra = {});
 
 /// The -h text: memcached's format, listing only the options cache_server implements.
 std::string cache_server_usage();

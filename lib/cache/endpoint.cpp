@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "command_counters.hpp"
+#include "read_through.hpp"
 #include "text_protocol.hpp"
 
 namespace connkit::cache {
@@ -36,12 +37,13 @@ Endpoint::Endpoint(Store& store, EndpointOptions options)
       options_(std::move(options)),
       started_(store.now()),
       counters_(std::make_unique<detail::CommandCounters[]>(max_endpoint_workers)),
-      baseline_(std::make_unique<Baseline>()) {}
+      baseline_(std::make_unique<Baseline>()),
+      loads_(options_.loader ? std::make_unique<detail::LoadTable>(store, options_) : nullptr) {}
 
 Endpoint::~Endpoint() = default;
 
 HandlerFactory Endpoint::handler_factory() {
-  return [this] { return std::make_unique<detail::TextHandler>(*this); };
+  return [this] { return std::make_unique<detail::TextHandler>(*this, loads_.get()); };
 }
 
 detail::CommandCounters& Endpoint::counters(unsigned worker) {
@@ -61,6 +63,7 @@ void Endpoint::reset_stats() {
   for (unsigned i = 0; i < max_endpoint_workers; ++i) counters_[i].add_to(now);
   const ConnectionStats conns = server_ != nullptr ? server_->stats().total : ConnectionStats{};
   const StoreStats items = store_.stats();
+  if (loads_) loads_->reset_stats();
   std::lock_guard<std::mutex> lock(baseline_->mutex);
   baseline_->commands = now;
   baseline_->connections = conns;

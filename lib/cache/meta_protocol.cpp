@@ -8,55 +8,19 @@
 
 #include "base64.hpp"
 #include "command_counters.hpp"
+#include "meta_reply.hpp"
 #include "numbers.hpp"
+#include "read_through.hpp"
 #include "text_protocol.hpp"
 
 namespace connkit::cache::detail {
 namespace {
 
 constexpr std::size_t max_meta_tokens = 20;   // memcached's MFLAG_MAX_OPT_LENGTH
-constexpr std::size_t max_opaque_length = 32;  // MFLAG_MAX_OPAQUE_LENGTH
 
 // A `b` key, decoded. Used only within one on_input call on this worker thread (a meta
 // set's reply takes the key from its item), so idle connections do not carry 256 bytes.
 thread_local char decoded_key[256];
-
-/// Builds one meta reply line in a stack buffer, so an error part-way leaves nothing queued.
-class MetaLine {
- public:
-  void text(std::string_view s) noexcept {
-    const std::size_t n = std::min(s.size(), sizeof buffer_ - size_);
-    std::memcpy(buffer_ + size_, s.data(), n);
-    size_ += n;
-  }
-  template <class Number>
-  void number(Number v) noexcept {
-    size_ = static_cast<std::size_t>(std::to_chars(buffer_ + size_, buffer_ + sizeof buffer_, v).ptr - buffer_);
-  }
-  /// " <c><number>"
-  template <class Number>
-  void flag(char c, Number v) noexcept {
-    const char head[2] = {' ', c};
-    text(std::string_view(head, 2));
-    number(v);
-  }
-  /// memcached's META_KEY: " k<key>", or " k<base64> b" for a binary key.
-  void key(std::string_view key, bool binary) noexcept {
-    text(" k");
-    if (!binary) {
-      text(key);
-      return;
-    }
-    char encoded[344];
-    text(std::string_view(encoded, base64_encode(key, encoded)));
-    text(" b");
-  }
-  std::string_view view() const noexcept { return {buffer_, size_}; }
-
- private:
-  char buffer_[1024];
-  std::size_t size_ = 0;
-};
 
 /// The t/T/N/R flags of a request, in order (memcached applies them where they stand).
 std::string_view ttl_order(const std::string_view* tokens, std::size_t first, std::size_t end, char* out) noexcept {
@@ -78,15 +42,6 @@ void set_ttl_flags(Request& request, const Flags& of, const std::string_view* to
   request.set_ttl = of.new_ttl;
   request.ttl = of.exptime;
   request.order = ttl_order(tokens, 2, count - 1, order);
-}
-
-/// " t<seconds left>" or " t-1" for an item that never expires.
-void put_ttl(MetaLine& line, std::int64_t exptime, std::int64_t now) noexcept {
-  if (exptime == 0) {
-    line.text(" t-1");
-  } else {
-    line.flag('t', static_cast<std::uint32_t>(exptime - now));
-  }
 }
 
 }  // namespace
@@ -166,14 +121,70 @@ const char* TextHandler::meta_preparse(Tokens& t, std::size_t start, MetaFlags& 
   return error;
 }
 
-void TextHandler::process_meta_get(Connection& conn, Tokens t) {
-  if (t.count < 3) return out_string(conn, "ERROR");
-  if (t.token[1].size() > max_key_length) return out_errstring(conn, "CLIENT_ERROR bad command line format");
-  if (t.count > max_meta_tokens) return out_errstring(conn, "CLIENT_ERROR options flags are too long");
+bool compose_meta_hit(MetaLine& line, std::span<const std::string_view> flags, const Item& item,
+                      const MetaGetResult& seen, std::int64_t now, bool value, bool key_binary) noexcept {
+  if (value) {
+    line.text("VA ");
+    line.number(item.value().size());
+  } else {
+    line.text("HD");
+  }
+  std::size_t ttl_shown = 0;
+  for (const std::string_view flag : flags) {
+    switch (flag[0]) {
+      case 's': line.flag('s', item.value().size()); break;
+      case 't': put_ttl(line, seen.ttl_at[std::min(ttl_shown++, max_meta_ttl_flags - 1)], now); break;
+      case 'c': line.flag('c', item.cas()); break;
+      case 'f': line.flag('f', item.flags()); break;
+      case 'l': line.flag('l', static_cast<std::uint32_t>(now - seen.last_access_before)); break;
+      case 'h': line.text(seen.fetched_before ? " h1" : " h0"); break;
+      case 'O':
+        if (flag.size() > max_opaque_length) return false;
+        line.text(" ");
+        line.text(flag);
+        break;
+      case 'k': line.key(item.key(), key_binary); break;
+      default: break;
+    }
+  }
+  if (seen.token_was_sent) line.text(" Z");
+  if (seen.stale) line.text(" X");
+  if (seen.won) line.text(" W");
+  line.text("\r\n");
+  return true;
+}
+
+bool compose_meta_miss(MetaLine& line, std::span<const std::string_view> flags, std::string_view key,
+                       bool key_binary) noexcept {
+  line.text("EN");
+  for (const std::string_view flag : flags) {
+    if (flag[0] == 'O') {
+      if (flag.size() > max_opaque_length) return false;
+      line.text(" ");
+      line.text(flag);
+    } else if (flag[0] == 'k') {
+      line.key(key, key_binary);
+    }
+  }
+  return true;
+}
+
+Action TextHandler::process_meta_get(Connection& conn, Tokens t, std::size_t used) {
+  auto error = [&](std::string_view text) {
+    out_errstring(conn, text);
+    return Action::consumed(used);
+  };
+  if (t.count < 3) {
+    out_string(conn, "ERROR");
+    return Action::consumed(used);
+  }
+  if (t.token[1].size() > max_key_length) return error("CLIENT_ERROR bad command line format");
+  if (t.count > max_meta_tokens) return error("CLIENT_ERROR options flags are too long");
   MetaFlags of;
-  if (const char* error = meta_preparse(t, 2, of)) return out_errstring(conn, error);
+  if (const char* message = meta_preparse(t, 2, of)) return error(message);
   noreply_ = of.no_reply;
   const std::string_view key = t.token[1];
+  const std::span<const std::string_view> flags(t.token + 2, t.count - 3);
   MetaGetRequest request;
   char order[max_meta_ttl_flags];
   set_ttl_flags(request, of, t.token, t.count, order);
@@ -186,68 +197,52 @@ void TextHandler::process_meta_get(Connection& conn, Tokens t) {
   ItemRef item = store.meta_get(key, request, seen, &why);
   CommandCounters& stats = counters(conn);
   const std::int64_t now = store.now();
+  const bool hit = static_cast<bool>(item);
   MetaLine line;
-  std::size_t ttl_shown = 0;
-  if (item) {
-    if (of.value) {
-      line.text("VA ");
-      line.number(item->value().size());
-    } else {
-      line.text("HD");
-    }
-    for (std::size_t i = 2; i + 1 < t.count; ++i) {
-      switch (t.token[i][0]) {
-        case 's': line.flag('s', item->value().size()); break;
-        case 't': put_ttl(line, seen.ttl_at[std::min(ttl_shown++, max_meta_ttl_flags - 1)], now); break;
-        case 'c': line.flag('c', item->cas()); break;
-        case 'f': line.flag('f', item->flags()); break;
-        case 'l': line.flag('l', static_cast<std::uint32_t>(now - seen.last_access_before)); break;
-        case 'h': line.text(seen.fetched_before ? " h1" : " h0"); break;
-        case 'O':
-          if (t.token[i].size() > max_opaque_length) return out_errstring(conn, "CLIENT_ERROR opaque token too long");
-          line.text(" ");
-          line.text(t.token[i]);
-          break;
-        case 'k': line.key(item->key(), of.key_binary); break;
-        default: break;
-      }
-    }
-    if (seen.token_was_sent) line.text(" Z");
-    if (seen.stale) line.text(" X");
-    if (seen.won) line.text(" W");
-    line.text("\r\n");
-    conn.reply(line.view());
-    if (of.value) conn.reply_ref(item->value_with_crlf(), item->owner());
+  if (!hit) {
     if (of.new_ttl) {
       stats[&CommandStats::cmd_touch].add();
-      stats[&CommandStats::touch_hits].add();
+      stats[&CommandStats::touch_misses].add();
     } else {
       stats[&CommandStats::cmd_get].add();
-      stats[&CommandStats::get_hits].add();
+      stats[&CommandStats::get_misses].add();
+      if (why == Miss::expired) stats[&CommandStats::get_expired].add();
+      if (why == Miss::flushed) stats[&CommandStats::get_flushed].add();
     }
+    if (!compose_meta_miss(line, flags, key, of.key_binary)) return error("CLIENT_ERROR opaque token too long");
+    if (loads_ == nullptr) {
+      out_string(conn, line.view());  // elided under q
+      return Action::consumed(used);
+    }
+    // Read-through: the reply waits for the key's load, its flag tokens copied for then.
+    const char* first = flags.empty() ? key.data() + key.size() : flags.front().data();
+    const char* last = flags.empty() ? first : flags.back().data() + flags.back().size();
+    LoadWaiter waiter;
+    waiter.form = LoadWaiter::Form::meta;
+    waiter.meta_value = of.value;
+    waiter.meta_quiet = of.no_reply;
+    waiter.key_binary = of.key_binary;
+    waiter.meta_flags.assign(first, static_cast<std::size_t>(last - first));
+    item = loads_->await(conn, key, std::move(waiter));
     noreply_ = false;
-    return;
+    if (!item) return Action::defer(used);
+    seen = loaded_item_seen(*item, now);  // loaded since this request missed: a hit after all
+    line = MetaLine();
   }
-  if (of.new_ttl) {
+  if (!compose_meta_hit(line, flags, *item, seen, now, of.value, of.key_binary)) {
+    return error("CLIENT_ERROR opaque token too long");
+  }
+  if (hit && of.new_ttl) {
     stats[&CommandStats::cmd_touch].add();
-    stats[&CommandStats::touch_misses].add();
-  } else {
+    stats[&CommandStats::touch_hits].add();
+  } else if (hit) {
     stats[&CommandStats::cmd_get].add();
-    stats[&CommandStats::get_misses].add();
-    if (why == Miss::expired) stats[&CommandStats::get_expired].add();
-    if (why == Miss::flushed) stats[&CommandStats::get_flushed].add();
+    stats[&CommandStats::get_hits].add();
   }
-  line.text("EN");
-  for (std::size_t i = 2; i + 1 < t.count; ++i) {
-    if (t.token[i][0] == 'O') {
-      if (t.token[i].size() > max_opaque_length) return out_errstring(conn, "CLIENT_ERROR opaque token too long");
-      line.text(" ");
-      line.text(t.token[i]);
-    } else if (t.token[i][0] == 'k') {
-      line.key(key, of.key_binary);
-    }
-  }
-  out_string(conn, line.view().substr(0, line.view().size()));  // elided under q
+  noreply_ = false;
+  conn.reply(line.view());
+  if (of.value) conn.reply_ref(item->value_with_crlf(), item->owner());
+  return Action::consumed(used);
 }
 
 Action TextHandler::process_meta_set(Connection& conn, Tokens t, std::size_t used) {

@@ -6,6 +6,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "read_through.hpp"
+
 namespace connkit::cache::detail {
 namespace {
 
@@ -30,7 +32,7 @@ std::string seconds_text(const timeval& tv) {
 
 }  // namespace
 
-std::string general_stats(const Endpoint& endpoint) {
+std::string general_stats(const Endpoint& endpoint, const LoadTable* loads) {
   std::string out;
   StatWriter stat(out);
   const Store& store = const_cast<Endpoint&>(endpoint).store();
@@ -66,6 +68,10 @@ std::string general_stats(const Endpoint& endpoint) {
   stat("evicted_unfetched", items.evicted_unfetched);
   stat("evictions", items.evictions);
   stat("reclaimed", items.reclaimed);
+  if (loads != nullptr) {
+    const LoadStats l = loads->stats();
+    for (const LoadStatField& f : load_stat_fields) stat(f.name, l.*(f.field));
+  }
   return out;
 }
 

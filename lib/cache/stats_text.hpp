@@ -6,8 +6,11 @@
 
 namespace connkit::cache::detail {
 
-/// `stats`: memcached's general stats lines ("STAT name value\r\n"), without the END line.
-std::string general_stats(const Endpoint& endpoint);
+class LoadTable;
+
+/// `stats`: memcached's general stats lines ("STAT name value\r\n"), without the END line;
+/// then the loader's counters when there is a load table.
+std::string general_stats(const Endpoint& endpoint, const LoadTable* loads);
 /// `stats conns`: each listening socket and connection (addr, listen_addr, state,
 /// secs_since_last_cmd), without the END line.
 std::string conns_stats(const Endpoint& endpoint);

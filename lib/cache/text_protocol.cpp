@@ -9,6 +9,7 @@
 
 #include "command_counters.hpp"
 #include "numbers.hpp"
+#include "read_through.hpp"
 #include "stats_text.hpp"
 #include "value_reply.hpp"
 
@@ -99,7 +100,7 @@ Action TextHandler::process(Connection& conn, std::string_view line, std::size_t
   const char first = command[0];
   if (first == 'm' && command.size() == 2) {
     switch (command[1]) {
-      case 'g': process_meta_get(conn, t); break;
+      case 'g': return process_meta_get(conn, t, used);
       case 's': return process_meta_set(conn, t, used);
       case 'd': process_meta_delete(conn, t); break;
       case 'a': process_meta_arithmetic(conn, t); break;
@@ -246,6 +247,7 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
     return Action::consumed(used);
   }
   const bool cas_enabled = endpoint_.options().cas_enabled;
+  bool deferred = false;
   for_each_key([&](std::string_view key) {
     Miss why = Miss::none;
     ItemRef item = touch ? endpoint_.store().get_and_touch(key, exptime, &why) : endpoint_.store().get(key, &why);
@@ -261,6 +263,13 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
         if (why == Miss::expired) stats[&CommandStats::get_expired].add();
         if (why == Miss::flushed) stats[&CommandStats::get_flushed].add();
       }
+    }
+    if (!item && loads_ != nullptr) {
+      // Read-through: this key's place in the reply waits for its load.
+      LoadWaiter waiter;
+      waiter.form = return_cas ? LoadWaiter::Form::value_cas : LoadWaiter::Form::value;
+      item = loads_->await(conn, key, std::move(waiter));
+      deferred = deferred || !item;
     }
     if (!item) return true;
     // The header, then the value: small ones copied right after it, larger ones sent
@@ -279,7 +288,7 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
     return true;
   });
   conn.reply("END\r\n");  // copied: it joins the segment before it
-  return Action::consumed(used);
+  return deferred ? Action::defer(used) : Action::consumed(used);
 }
 
 Action TextHandler::process_update(Connection& conn, const Tokens& t, std::size_t used, StoreMode mode) {
@@ -478,7 +487,7 @@ void TextHandler::process_stats(Connection& conn, const Tokens& t) {
   const std::string_view sub = t.count > 2 ? t.token[1] : std::string_view();
   std::string text;
   if (t.count == 2) {
-    text = general_stats(endpoint_);
+    text = general_stats(endpoint_, loads_);
   } else if (sub == "settings") {
     text = settings_stats(endpoint_, conn.verbosity());
   } else if (sub == "conns") {

@@ -14,11 +14,14 @@
 
 namespace connkit::cache::detail {
 
+class LoadTable;
+
 /// memcached's text protocol (proto_text.c) as a connkit protocol handler: one per connection.
 /// Values are read straight into the new item (read_body_into) and sent zero-copy from it.
+/// With a load table (the endpoint has a loader) a get or mg miss waits for the key's load.
 class TextHandler final : public ProtocolHandler {
  public:
-  explicit TextHandler(Endpoint& endpoint) : endpoint_(endpoint) {}
+  TextHandler(Endpoint& endpoint, LoadTable* loads) : endpoint_(endpoint), loads_(loads) {}
 
   Action on_input(Connection& conn, std::span<const char> input) override;
   Action on_body(Connection& conn, std::span<char> body) override;
@@ -42,7 +45,7 @@ class TextHandler final : public ProtocolHandler {
   const char* meta_preparse(Tokens& t, std::size_t start, MetaFlags& flags);
   /// md/ma: checks the line and parses flags; false after queuing the error reply.
   bool meta_prologue(Connection& conn, Tokens& t, MetaFlags& flags);
-  void process_meta_get(Connection& conn, Tokens t);
+  Action process_meta_get(Connection& conn, Tokens t, std::size_t used);
   Action process_meta_set(Connection& conn, Tokens t, std::size_t used);
   void process_meta_delete(Connection& conn, Tokens t);
   void process_meta_arithmetic(Connection& conn, Tokens t);
@@ -60,6 +63,7 @@ class TextHandler final : public ProtocolHandler {
   CommandCounters& counters(const Connection& conn);
 
   Endpoint& endpoint_;
+  LoadTable* const loads_;  // null without a loader
   ItemRef pending_;  // the item a storage command is reading its value into
   StoreMode pending_mode_ = StoreMode::set;
   std::uint64_t pending_cas_ = 0;

@@ -16,18 +16,19 @@
 
 namespace connkit::test {
 
-/// A store, an endpoint and a one-worker server on a free port, with a clock the test moves.
-/// The server starts at verbosity 0, logging to `log` if one is given.
+/// A store, an endpoint and a server (one worker unless told) on a free port, with a clock
+/// the test moves. The server starts at verbosity 0, logging to `log` if one is given.
 struct CacheFixture {
-  explicit CacheFixture(std::size_t memory = 64u << 20, std::size_t item_max = 1u << 20, LogSink log = {}) {
+  explicit CacheFixture(std::size_t memory = 64u << 20, std::size_t item_max = 1u << 20, LogSink log = {},
+                        unsigned threads = 1, cache::EndpointOptions endpoint_options = {}) {
     cache::StoreOptions so;
     so.memory_limit = memory;
     so.item_size_max = item_max;
     so.clock = [this] { return now.load(); };
     store = std::make_unique<cache::Store>(so);
-    endpoint = std::make_unique<cache::Endpoint>(*store);
+    endpoint = std::make_unique<cache::Endpoint>(*store, std::move(endpoint_options));
     ServerOptions options;
-    options.threads = 1;
+    options.threads = threads;
     options.log = std::move(log);
     ListenerOptions l;
     l.handler = endpoint->handler_factory();

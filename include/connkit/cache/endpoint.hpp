@@ -1,10 +1,16 @@
 #pragma once
 
+#include <utility>  // before Asio (Boost 1.74)
+
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
 
 #include <connkit/options.hpp>
 #include <connkit/server.hpp>
@@ -12,6 +18,43 @@
 #include <connkit/cache/store.hpp>
 
 namespace connkit::cache {
+
+/// What a Loader found for a key.
+struct LoadResult {
+  enum class Status : std::uint8_t {
+    found,      ///< `value` and `flags` hold the item
+    not_found,  ///< the backend has no such key: the waiting requests see a miss
+    failed,     ///< the backend could not answer: a miss too, counted in load_failed
+    timed_out,  ///< the backend was too slow: a miss too, counted in load_timeouts
+  };
+  Status status = Status::failed;
+  std::string_view value;   ///< found: the bytes, copied before the completion returns
+  std::uint32_t flags = 0;  ///< found: the client flags, stored unchanged
+};
+
+namespace detail {
+struct PendingLoad;
+}
+
+/// Finishes one load: call it once, from any thread, before the Endpoint is destroyed.
+/// Copyable; calls after the first do nothing. A found value is stored first, then every
+/// request waiting on the key is answered on the calling thread.
+class LoadCompletion {
+ public:
+  /// Made by the endpoint; applications never construct a live one.
+  explicit LoadCompletion(std::shared_ptr<detail::PendingLoad> load) noexcept : load_(std::move(load)) {}
+  void operator()(const LoadResult& result) const;
+
+ private:
+  std::shared_ptr<detail::PendingLoad> load_;
+};
+
+/// Loads a key the store lacks (read-through, groupcache's idea): called on the worker
+/// thread of the first request that missed, with that worker's executor (timers and
+/// sockets made with it complete on that thread); must not block. Requests for the same
+/// key that miss meanwhile, on any worker, wait for this one load.
+using Loader = std::function<void(std::string_view key, boost::asio::io_context::executor_type executor,
+                                  LoadCompletion done)>;
 
 /// Which protocols a listener speaks (memcached's -B).
 enum class ProtocolChoice : std::uint8_t { negotiate, ascii, binary };
@@ -23,6 +66,9 @@ struct EndpointOptions {
   std::size_t max_line = 2048;       ///< a non-get line longer than this without "\n" closes (memcached)
   bool cas_enabled = true;           ///< -C turns CAS off
   bool flush_enabled = true;         ///< -F turns flush_all off
+  /// Called on a get, gets, gat, gats or mg miss (none: a miss is a miss). See docs/cache.md.
+  Loader loader;
+  std::chrono::seconds loaded_ttl{60};  ///< expiry of loaded items (memcached's exptime form)
 };
 
 /// Command counters (memcached's thread stats), summed over workers by Endpoint::command_stats().
@@ -66,6 +112,7 @@ void for_each_stat(const CommandStats& s, F&& f) {
 
 namespace detail {
 struct CommandCounters;
+class LoadTable;
 }
 
 /// A memcached-compatible endpoint over a Store: makes protocol handlers for a connkit
@@ -120,6 +167,7 @@ class Endpoint {
   struct Baseline;
   std::unique_ptr<detail::CommandCounters[]> counters_;  // one per possible worker
   std::unique_ptr<Baseline> baseline_;                  // subtracted after `stats reset`
+  std::unique_ptr<detail::LoadTable> loads_;            // keys being loaded; null without a loader
 };
 
 /// Workers an Endpoint keeps counters for (worker indexes at or above it share the last slot).
