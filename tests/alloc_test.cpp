@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/client.hpp"
+#include "support/deferred_handler.hpp"
 #include "support/line_server.hpp"
 
 using connkit::test::allocations;
@@ -53,4 +54,22 @@ TEST_CASE("steady-state requests make zero heap allocations", "[alloc]") {
   CHECK(bad == 0);
   CHECK(after - before == 0);  // 2000 x 5 requests + 200 x 50 pipelined: 20,000 requests
   CHECK(server.stats().total.conn_yields > 0);
+}
+
+TEST_CASE("steady-state deferred requests completed by another thread make zero heap allocations", "[alloc]") {
+  connkit::test::ThreadCompleter completer(2);  // its threads and rings exist before counting
+  connkit::Server server(connkit::test::deferred_options(completer, 1));
+  server.start();
+  Client c = Client::tcp(server.port());
+  // Two deferred requests around an immediate one, completed out of order by two threads.
+  const std::string request = "later aaaa\r\nnow bbbb\r\nlater cccc\r\nsplit dd ee\r\n";
+  const std::string reply = "aaaa\r\nbbbb\r\ncccc\r\ndd\r\nmid\r\nee\r\n";
+  REQUIRE(exchange(c, request, reply, 1000) == 0);  // warm-up: records, rings, buffers
+
+  const long before = allocations.load();
+  const long bad = exchange(c, request, reply, 2000);
+  const long after = allocations.load();
+  CHECK(bad == 0);
+  CHECK(after - before == 0);  // 8,000 deferred requests (handles), 2,000 immediate
+  CHECK(server.stats().total.deferred_replies == 3000 * 4);
 }
