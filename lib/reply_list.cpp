@@ -55,8 +55,7 @@ std::span<char> ReplyList::prepare(std::size_t n) {
 void ReplyList::compact_buffer() noexcept {
   // Only a list with a hold outstanding keeps sent bytes at the front of the buffer (else
   // it resets once everything is sent): move the live bytes down instead of growing.
-  if (first_ == 0) return;
-  drop_sent_segments();
+  if (first_ != 0) drop_sent_segments();
   std::size_t from = buffer_used_;
   for (const Segment& s : segments_) {
     if (s.data == nullptr && !s.held) {

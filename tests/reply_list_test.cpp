@@ -100,3 +100,60 @@ TEST_CASE("prepare and commit format in place", "[reply_list]") {
   CHECK(unsent(list) == "STAT pid 42\r\nEND\r\n");
   CHECK(list.segment_count() == 1);
 }
+
+TEST_CASE("bytes after a hold wait for it; holds fill in any order; writes cut at every byte", "[reply_list]") {
+  // [A][hold 1][B][hold 2][C], filled 2 then 1 (or 1 then 2), sent in cuts of `step` bytes.
+  const bool second_first = GENERATE(false, true);
+  const std::size_t step = GENERATE(range<std::size_t>(1, 12));
+  CAPTURE(second_first, step);
+  static const std::string one = "one\r\n", two = "";  // hold 2 is filled with nothing
+  int released = 0;
+  ReplyList list;
+  list.append_copy("A\r\n");
+  const std::uint64_t h1 = list.hold();
+  list.append_copy("B\r\n");
+  const std::uint64_t h2 = list.hold();
+  list.append_ref(std::span<const char>("C\r\n", 3), BufferOwner{count_release, &released});
+  CHECK(list.holds() == 2);
+  CHECK(unsent(list) == "A\r\n");
+  std::string sent;
+  auto send_ready = [&] {
+    while (!list.empty()) {
+      const std::string ready = unsent(list);
+      const std::size_t n = std::min(step, ready.size());
+      sent += ready.substr(0, n);
+      list.consume(n);
+    }
+  };
+  send_ready();
+  if (second_first) {
+    list.fill(h2, std::span<const char>(two.data(), two.size()));
+    send_ready();
+    CHECK(sent == "A\r\n");  // still waiting for hold 1
+  }
+  list.fill(h1, std::span<const char>(one.data(), one.size()), BufferOwner{count_release, &released});
+  if (!second_first) {
+    send_ready();
+    CHECK(sent == "A\r\none\r\nB\r\n");
+    CHECK_FALSE(list.idle());
+    list.fill(h2, std::span<const char>(two.data(), two.size()));
+  }
+  send_ready();
+  CHECK(sent == "A\r\none\r\nB\r\nC\r\n");
+  CHECK(list.idle());
+  CHECK(released == 2);
+}
+
+TEST_CASE("a list that always holds a reply does not grow without bound", "[reply_list]") {
+  ReplyList list;
+  std::uint64_t held = list.hold();
+  for (int i = 0; i < 100000; ++i) {
+    const std::uint64_t next = list.hold();  // a new hold before the old one fills
+    list.append_copy("VALUE k 0 1\r\nx\r\nEND\r\n");
+    list.fill(held, std::span<const char>("ok\r\n", 4));
+    held = next;
+    while (!list.empty()) list.consume(list.pending_bytes());
+  }
+  CHECK(list.holds() == 1);
+  CHECK(list.buffer_capacity() <= 4096);
+}
