@@ -101,7 +101,7 @@ TEST_CASE("prepare and commit format in place", "[reply_list]") {
   CHECK(list.segment_count() == 1);
 }
 
-TEST_CASE("bytes after a hold wait for it; holds fill in any order; writes cut at every byte", "[reply_list]") {
+TEST_CASE("bytes after a hold wait for it, holds fill in any order, writes cut at every byte", "[reply_list]") {
   // [A][hold 1][B][hold 2][C], filled 2 then 1 (or 1 then 2), sent in cuts of `step` bytes.
   const bool second_first = GENERATE(false, true);
   const std::size_t step = GENERATE(range<std::size_t>(1, 12));
