@@ -10,7 +10,7 @@
 #   through   loadgen against read_through_cache -t THREADS -b <backend>
 #   blocking  loadgen against the slow backend with --blocking (a handler that sleeps, as
 #             the only option was before deferred replies)
-# and prints each RESULT line plus the cache's load counters. The bound for CONNS clients
+# (values of 64 bytes: loadgen checks only values of its own -V size) and prints each RESULT line plus the cache's load counters. The bound for CONNS clients
 # with one request each in flight is CONNS * 1000 / DELAY requests a second.
 #
 # Environment: DELAY [5]  CONNS [50]  THREADS [2]  DURATION [5]  PRERUN [1]
@@ -45,9 +45,9 @@ work_dir=$(mktemp -d)
 trap 'stop_servers; rm -rf "$work_dir"' EXIT
 read -r backend_port blocking_port cache_port < <(free_ports 3)
 
-start_background backend "$backend_port" "$backend" -p "$backend_port" -t "$THREADS" -D "$DELAY"
+start_background backend "$backend_port" "$backend" -p "$backend_port" -t "$THREADS" -D "$DELAY" -V 64
 wait_ready backend "$started_pid" "$backend_port"
-start_background blocking "$blocking_port" "$backend" -p "$blocking_port" -t "$THREADS" -D "$DELAY" --blocking
+start_background blocking "$blocking_port" "$backend" -p "$blocking_port" -t "$THREADS" -D "$DELAY" -V 64 --blocking
 wait_ready blocking "$started_pid" "$blocking_port"
 start_background cache "$cache_port" "$cache" -l 127.0.0.1 -p "$cache_port" -t "$THREADS" -c 4096 \
   -b "127.0.0.1:$backend_port" "${user_args[@]}"
