@@ -46,7 +46,10 @@ void Connection::refuse(std::string_view reply) { engine_->refuse(reply); }
 namespace detail {
 
 ConnectionEngine::ConnectionEngine(Worker& worker, unsigned listener, std::unique_ptr<ProtocolHandler> handler)
-    : worker_(worker), handler_(std::move(handler)), listener_(listener) {}
+    : worker_(worker),
+      handler_(std::move(handler)),
+      listener_(listener),
+      max_deferred_(worker.options().listeners[listener].max_deferred) {}
 
 ConnectionEngine::~ConnectionEngine() {
   if (fd_ >= 0) ::close(fd_);

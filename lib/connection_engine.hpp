@@ -211,6 +211,7 @@ class ConnectionEngine {
   std::chrono::steady_clock::time_point write_wait_since_{};
 
   unsigned listener_;
+  unsigned max_deferred_;  // the listener's
   unsigned requests_in_event_ = 0;
   std::atomic<ConnState> state_{ConnState::closing};
   ConnState after_write_ = ConnState::new_cmd;

@@ -207,7 +207,7 @@ ConnectionEngine::Next ConnectionEngine::step_new_cmd() {
     }
     return Next::go_on;
   }
-  if (deferred_count_ >= worker_.options().listeners[listener_].max_deferred) {
+  if (deferred_count_ >= max_deferred_) {
     // memcached's conn_io_queue: parse nothing more (nor read) until a reply is given.
     if (has_output()) {
       flush_then(ConnState::new_cmd);
