@@ -192,7 +192,7 @@ TEST_CASE("a handler completes from an Asio timer on the connection's executor",
   Client c = Client::tcp(server.port());
   REQUIRE(c.send_all("later T1\r\nnow N\r\nlater T2\r\n"));
   CHECK(c.recv_n(12) == "T1\r\nN\r\nT2\r\n");
-  CHECK(completer.on_thread_ == 2);
+  CHECK(completer.on_thread == 2);
 }
 
 TEST_CASE("a handler completes from an outbound Asio socket on the connection's executor", "[deferred]") {

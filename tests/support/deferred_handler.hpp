@@ -148,12 +148,12 @@ class TimerCompleter final : public Completer {
     auto timer = std::make_shared<boost::asio::steady_timer>(conn.executor(), delay_);
     timer->async_wait([timer, reply, text = std::string(text), this, ex = conn.executor()](
                           const boost::system::error_code& ec) mutable {
-      on_thread_ += ex.running_in_this_thread() ? 1 : 0;
+      on_thread += ex.running_in_this_thread() ? 1 : 0;
       if (!ec) reply.complete(text + "\r\n");
     });
   }
   /// Timer handlers that ran on the connection's own worker thread.
-  std::atomic<int> on_thread_{0};
+  std::atomic<int> on_thread{0};
 
  private:
   std::chrono::milliseconds delay_;
