@@ -11,13 +11,12 @@
 #include <connkit/cache/store.hpp>
 
 #include "base64.hpp"
+#include "request.hpp"
 
 // Composing meta replies, apart from connections: an mg hit or miss composed on a worker
 // (meta_protocol.cpp) or on the thread that finished a load (read_through.cpp).
 
 namespace connkit::cache::detail {
-
-inline constexpr std::size_t max_opaque_length = 32;  // MFLAG_MAX_OPAQUE_LENGTH
 
 /// Builds one meta reply line in a stack buffer, so an error part-way leaves nothing queued.
 class MetaLine {

@@ -1,0 +1,181 @@
+#include "executor.hpp"
+
+namespace connkit::cache::detail {
+
+void Executor::count_get(bool hit, Miss why) {
+  stats_[&CommandStats::cmd_get].add();
+  if (hit) {
+    stats_[&CommandStats::get_hits].add();
+    return;
+  }
+  stats_[&CommandStats::get_misses].add();
+  if (why == Miss::expired) stats_[&CommandStats::get_expired].add();
+  if (why == Miss::flushed) stats_[&CommandStats::get_flushed].add();
+}
+
+ItemRef Executor::get(std::string_view key, Miss* why) {
+  Miss miss = Miss::none;
+  ItemRef item = store().get(key, &miss);
+  count_get(static_cast<bool>(item), miss);
+  if (why != nullptr) *why = miss;
+  return item;
+}
+
+ItemRef Executor::get_and_touch(std::string_view key, std::int64_t exptime) {
+  ItemRef item = store().get_and_touch(key, exptime);
+  stats_[&CommandStats::cmd_touch].add();
+  (item ? stats_[&CommandStats::touch_hits] : stats_[&CommandStats::touch_misses]).add();
+  return item;
+}
+
+void Executor::refuse_store(const Request& request, bool too_large) {
+  (too_large ? stats_[&CommandStats::store_too_large] : stats_[&CommandStats::store_no_memory]).add();
+  // memcached unlinks the old value when a set's new one cannot be stored; meta ms does it
+  // for every mode.
+  if (request.mode == StoreMode::set || request.command == Command::meta_set) store().remove(request.key);
+}
+
+StoreResult Executor::store(const Request& request, const ItemRef& item) {
+  stats_[&CommandStats::cmd_set].add();
+  const StoreResult result = store().store(item, request.mode, request.cas, request.set_stale);
+  if (request.mode == StoreMode::cas) {
+    if (result == StoreResult::stored) stats_[&CommandStats::cas_hits].add();
+    if (result == StoreResult::exists) stats_[&CommandStats::cas_badval].add();
+    if (result == StoreResult::not_found) stats_[&CommandStats::cas_misses].add();
+  }
+  return result;
+}
+
+bool Executor::remove(std::string_view key) {
+  const bool hit = store().remove(key);
+  (hit ? stats_[&CommandStats::delete_hits] : stats_[&CommandStats::delete_misses]).add();
+  return hit;
+}
+
+ArithOutcome Executor::arithmetic(const Request& request) {
+  const bool increment = request.command == Command::incr;
+  ArithOutcome out;
+  ArithRequest arith;
+  arith.has_cas = request.cas != 0;
+  arith.cas = request.cas;
+  arith.vivify = request.create;
+  arith.initial = request.initial;
+  arith.vivify_exptime = request.exptime;
+  out.result = store().arithmetic(request.key, increment, request.delta, arith, out.value, out.item, out.created);
+  if (out.result == ArithResult::ok && !out.created) {
+    (increment ? stats_[&CommandStats::incr_hits] : stats_[&CommandStats::decr_hits]).add();
+  } else if (out.result == ArithResult::not_found) {
+    // A miss that created the value from its initial one (binary) counts neither, as memcached.
+    (increment ? stats_[&CommandStats::incr_misses] : stats_[&CommandStats::decr_misses]).add();
+  }
+  return out;
+}
+
+bool Executor::touch(std::string_view key, std::int64_t exptime) {
+  const bool hit = store().touch(key, exptime);
+  stats_[&CommandStats::cmd_touch].add();
+  (hit ? stats_[&CommandStats::touch_hits] : stats_[&CommandStats::touch_misses]).add();
+  return hit;
+}
+
+bool Executor::flush_all(const Request& request) {
+  stats_[&CommandStats::cmd_flush].add();
+  if (!options().flush_enabled) return false;
+  Store& s = store();
+  std::int64_t delay = 0;
+  if (request.exptime > 0) {
+    const std::int64_t at = s.absolute_exptime(request.exptime);
+    delay = at > 0 ? at - s.now() : 0;
+  }
+  s.flush_all(delay);
+  return true;
+}
+
+namespace {
+
+/// The t/T/N/R flags of a meta request, in order (memcached applies them where they stand).
+std::string_view ttl_order(const MetaFlags& m, char (&out)[max_meta_ttl_flags]) noexcept {
+  std::size_t n = 0;
+  for (const std::string_view token : m.flags()) {
+    const char c = token[0];
+    if ((c == 't' || c == 'T' || c == 'N' || c == 'R') && n < max_meta_ttl_flags) out[n++] = c;
+  }
+  return {out, n};
+}
+
+}  // namespace
+
+ItemRef Executor::meta_get(const Request& request, MetaGetResult& seen, Miss* why) {
+  const MetaFlags& m = request.meta;
+  MetaGetRequest get;
+  char order[max_meta_ttl_flags];
+  get.vivify = m.vivify;
+  get.vivify_exptime = m.vivify_exptime;
+  get.set_ttl = m.new_ttl;
+  get.ttl = m.exptime;
+  get.order = ttl_order(m, order);
+  get.no_update = m.no_update;
+  get.recache = m.recache;
+  get.recache_ttl = m.recache_time;
+  Miss miss = Miss::none;
+  ItemRef item = store().meta_get(request.key, get, seen, &miss);
+  if (item) count_meta_hit(request);
+  if (why != nullptr) *why = miss;
+  return item;
+}
+
+void Executor::count_meta_hit(const Request& request) {
+  if (request.meta.new_ttl) {
+    stats_[&CommandStats::cmd_touch].add();
+    stats_[&CommandStats::touch_hits].add();
+  } else {
+    count_get(true, Miss::none);
+  }
+}
+
+void Executor::count_meta_miss(const Request& request, Miss why) {
+  if (request.meta.new_ttl) {
+    stats_[&CommandStats::cmd_touch].add();
+    stats_[&CommandStats::touch_misses].add();
+  } else {
+    count_get(false, why);
+  }
+}
+
+MetaDeleteResult Executor::meta_delete(const Request& request) {
+  const MetaFlags& m = request.meta;
+  const MetaDeleteResult result =
+      store().meta_delete(request.key, m.has_cas, m.cas, m.set_stale, m.new_ttl, m.exptime);
+  if (result != MetaDeleteResult::deleted) {
+    stats_[&CommandStats::delete_misses].add();
+  } else if (!m.set_stale) {
+    stats_[&CommandStats::delete_hits].add();
+  }
+  return result;
+}
+
+ArithOutcome Executor::meta_arithmetic(const Request& request, std::int64_t* ttl_at) {
+  const MetaFlags& m = request.meta;
+  const bool increment = !(m.mode == 'D' || m.mode == '-');
+  ArithRequest arith;
+  char order[max_meta_ttl_flags];
+  arith.vivify = m.vivify;
+  arith.vivify_exptime = m.vivify_exptime;
+  arith.set_ttl = m.new_ttl;
+  arith.ttl = m.exptime;
+  arith.order = ttl_order(m, order);
+  arith.has_cas = m.has_cas;
+  arith.cas = m.cas;
+  arith.initial = m.initial;
+  arith.ttl_at = ttl_at;
+  ArithOutcome out;
+  out.result = store().arithmetic(request.key, increment, m.delta, arith, out.value, out.item, out.created);
+  if (out.result == ArithResult::ok && !out.created) {
+    (increment ? stats_[&CommandStats::incr_hits] : stats_[&CommandStats::decr_hits]).add();
+  } else if (out.result == ArithResult::not_found) {
+    (increment ? stats_[&CommandStats::incr_misses] : stats_[&CommandStats::decr_misses]).add();
+  }
+  return out;
+}
+
+}  // namespace connkit::cache::detail

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <connkit/cache/endpoint.hpp>
+#include <connkit/cache/store.hpp>
+
+#include "command_counters.hpp"
+#include "request.hpp"
+
+namespace connkit::cache::detail {
+
+/// What incr/decr (text, meta or binary) did.
+struct ArithOutcome {
+  ArithResult result = ArithResult::not_found;
+  std::uint64_t value = 0;  ///< ok: the new value
+  ItemRef item;             ///< ok: the item holding it (its CAS, its TTL)
+  bool created = false;     ///< ok: made from the initial value (binary, meta N)
+};
+
+/// Runs requests against the Store for every protocol, and counts them in memcached's
+/// thread stats: the one place that knows which command bumps which counter. A protocol
+/// handler makes one per request (it is two references) and composes the reply from what
+/// each call returns.
+class Executor {
+ public:
+  Executor(Endpoint& endpoint, CommandCounters& counters) noexcept : endpoint_(endpoint), stats_(counters) {}
+
+  Store& store() const noexcept { return endpoint_.store(); }
+  const EndpointOptions& options() const noexcept { return endpoint_.options(); }
+
+  /// One key of a get (get, gets, bget, binary GET*): the live item or null (`why` says which miss).
+  ItemRef get(std::string_view key, Miss* why = nullptr);
+  /// One key of a gat (gat, gats, binary GAT*): counted as a touch, as memcached does.
+  ItemRef get_and_touch(std::string_view key, std::int64_t exptime);
+
+  /// A storage command's value could not be taken (too large or no memory): counted, and for a
+  /// set the key's old value is removed (a failed set must not leave it behind, as memcached).
+  void refuse_store(const Request& request, bool too_large);
+  /// A storage command's value arrived: links `item` as request.mode says. Counts cmd_set and
+  /// the cas_* counters.
+  StoreResult store(const Request& request, const ItemRef& item);
+
+  /// delete: true if the key was there. Counts delete_hits / delete_misses.
+  bool remove(std::string_view key);
+  /// incr / decr (text; binary with its initial value and expiry). Counts incr_* / decr_*.
+  ArithOutcome arithmetic(const Request& request);
+  /// touch: true if the key was there. Counts cmd_touch, touch_hits / touch_misses.
+  bool touch(std::string_view key, std::int64_t exptime);
+  /// flush_all (text, binary): false when flush is disabled (-F). Counts cmd_flush either way.
+  bool flush_all(const Request& request);
+
+  /// mg: the item (null on a miss, `why` says which) with what the request's flags did.
+  /// Counts a hit here; a miss is counted by count_meta_miss(), since a read-through miss is
+  /// counted once though it is answered later.
+  ItemRef meta_get(const Request& request, MetaGetResult& seen, Miss* why);
+  void count_meta_hit(const Request& request);
+  void count_meta_miss(const Request& request, Miss why);
+  /// md. Counts delete_hits / delete_misses (an invalidation is not a delete hit).
+  MetaDeleteResult meta_delete(const Request& request);
+  /// ma, with its t flags' expiries written to `ttl_at` (max_meta_ttl_flags entries).
+  ArithOutcome meta_arithmetic(const Request& request, std::int64_t* ttl_at);
+
+  /// The worker's counters (for what a protocol counts itself: none today).
+  CommandCounters& counters() noexcept { return stats_; }
+
+ private:
+  void count_get(bool hit, Miss why);
+
+  Endpoint& endpoint_;
+  CommandCounters& stats_;
+};
+
+}  // namespace connkit::cache::detail
