@@ -35,10 +35,10 @@ void Executor::refuse_store(const Request& request, bool too_large) {
   if (request.mode == StoreMode::set || request.command == Command::meta_set) store().remove(request.key);
 }
 
-StoreResult Executor::store(const Request& request, const ItemRef& item) {
+StoreResult Executor::store_item(const ItemRef& item, StoreMode mode, std::uint64_t cas, bool set_stale) {
   stats_[&CommandStats::cmd_set].add();
-  const StoreResult result = store().store(item, request.mode, request.cas, request.set_stale);
-  if (request.mode == StoreMode::cas) {
+  const StoreResult result = store().store(item, mode, cas, set_stale);
+  if (mode == StoreMode::cas) {
     if (result == StoreResult::stored) stats_[&CommandStats::cas_hits].add();
     if (result == StoreResult::exists) stats_[&CommandStats::cas_badval].add();
     if (result == StoreResult::not_found) stats_[&CommandStats::cas_misses].add();

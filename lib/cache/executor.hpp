@@ -40,7 +40,11 @@ class Executor {
   void refuse_store(const Request& request, bool too_large);
   /// A storage command's value arrived: links `item` as request.mode says. Counts cmd_set and
   /// the cas_* counters.
-  StoreResult store(const Request& request, const ItemRef& item);
+  StoreResult store_item(const Request& request, const ItemRef& item) {
+    return store_item(item, request.mode, request.cas, request.set_stale);
+  }
+  /// The same, from what a handler kept of the request while its value arrived.
+  StoreResult store_item(const ItemRef& item, StoreMode mode, std::uint64_t cas, bool set_stale);
 
   /// delete: true if the key was there. Counts delete_hits / delete_misses.
   bool remove(std::string_view key);

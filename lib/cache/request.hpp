@@ -90,8 +90,12 @@ struct Request {
   bool create = false;           ///< ... unless exptime was 0xffffffff
   bool noreply = false;          ///< text noreply, binary quiet form
   bool has_exptime = false;      ///< flush_all given a delay
-  std::string_view argument;     ///< stats: the group ("" = general); verbosity: the level
-  std::string_view error;        ///< ParseStatus::error: the reply ("CLIENT_ERROR ..." / "ERROR"; binary: message)
+  std::uint32_t level = 0;       ///< verbosity: the level
+  std::string_view argument;     ///< stats: what follows the command ("" = general stats; text: "detail on", ...)
+  std::size_t swallow = 0;       ///< ParseStatus::error: input bytes to discard after the header (a refused value)
+  /// ParseStatus::error: the reply ("CLIENT_ERROR ..." / "ERROR"; binary: its message); empty: none.
+  /// On a complete flush_all, a bad delay found after the command counts (memcached checks it then).
+  std::string_view error;
   bool close = false;            ///< ParseStatus::error: close once the error is sent
   std::uint16_t binary_status = 0;  ///< binary error: the status to send
   BinaryFields binary;           ///< binary requests

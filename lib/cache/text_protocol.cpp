@@ -2,33 +2,56 @@
 
 #include <algorithm>
 #include <charconv>
-#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
-#include "command_counters.hpp"
 #include "numbers.hpp"
 #include "read_through.hpp"
 #include "stats_text.hpp"
+#include "text_parser.hpp"
 #include "value_reply.hpp"
 
 namespace connkit::cache::detail {
 namespace {
 
-constexpr unsigned max_verbosity = 2;                // memcached's MAX_VERBOSITY_LEVEL
-
-bool starts_with(std::string_view s, std::string_view prefix) noexcept {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
+constexpr unsigned max_verbosity = 2;  // memcached's MAX_VERBOSITY_LEVEL
 
 }  // namespace
 
-CommandCounters& TextHandler::counters(const Connection& conn) { return endpoint_.counters(conn.worker_index()); }
+// Indexed by Command: which function runs each request.
+const TextHandler::Run TextHandler::run_table[] = {
+    &TextHandler::run_unknown,          // unknown
+    &TextHandler::run_get,              // get
+    &TextHandler::run_get,              // gets
+    &TextHandler::run_get,              // gat
+    &TextHandler::run_get,              // gats
+    &TextHandler::run_storage,          // set
+    &TextHandler::run_storage,          // add
+    &TextHandler::run_storage,          // replace
+    &TextHandler::run_storage,          // append
+    &TextHandler::run_storage,          // prepend
+    &TextHandler::run_storage,          // cas
+    &TextHandler::run_delete,           // del
+    &TextHandler::run_arithmetic,       // incr
+    &TextHandler::run_arithmetic,       // decr
+    &TextHandler::run_touch,            // touch
+    &TextHandler::run_flush_all,        // flush_all
+    &TextHandler::run_version,          // version
+    &TextHandler::run_verbosity,        // verbosity
+    &TextHandler::run_stats,            // stats
+    &TextHandler::run_quit,             // quit
+    &TextHandler::run_shutdown,         // shutdown
+    &TextHandler::run_noop,             // noop
+    &TextHandler::run_meta_get,         // meta_get
+    &TextHandler::run_meta_set,         // meta_set
+    &TextHandler::run_meta_delete,      // meta_delete
+    &TextHandler::run_meta_arithmetic,  // meta_arithmetic
+    &TextHandler::run_meta_debug,       // meta_debug
+};
 
-bool TextHandler::set_noreply_maybe(const Tokens& t) noexcept {
-  if (t.count >= 2 && t.token[t.count - 2] == "noreply") noreply_ = true;
-  return noreply_;
+Executor TextHandler::executor(const Connection& conn) {
+  return Executor(endpoint_, endpoint_.counters(conn.worker_index()));
 }
 
 void TextHandler::out_string(Connection& conn, std::string_view text) {
@@ -45,28 +68,30 @@ void TextHandler::out_string(Connection& conn, std::string_view text) {
 
 Action TextHandler::on_input(Connection& conn, std::span<const char> input) {
   endpoint_.store().maybe_reclaim();
-  if (first_input_) {
-    first_input_ = false;
-    // memcached negotiates on the first byte: 0x80 is the binary protocol, not served here yet.
-    if (input[0] == static_cast<char>(0x80)) {
-      conn.log(1, "binary protocol client: not supported, closing");
-      return Action::close();
-    }
+  Request r;
+  const ParseLimits limits{endpoint_.options().max_line, endpoint_.store().options().item_size_max};
+  const ParseStatus status = parse_text(input, r, limits);
+  if (status == ParseStatus::need_more) return Action::need_more();
+  if (conn.verbosity() > 1 && r.size > 0) {
+    std::size_t end = r.size - 1;
+    if (end > 0 && input[end - 1] == '\r') --end;
+    char message[128];
+    std::snprintf(message, sizeof message, "<%d %.*s", conn.native_handle(),
+                  static_cast<int>(std::min<std::size_t>(end, 100)), input.data());
+    conn.log(2, message);
   }
-  const std::string_view text(input.data(), input.size());
-  const std::size_t newline = text.find('\n');
-  if (newline == std::string_view::npos) {
-    if (text.size() > endpoint_.options().max_line) {
-      // Without a newline in 2 KiB this has to be a large multi-get; anything else closes.
-      const std::size_t spaces = text.find_first_not_of(' ');
-      const std::string_view rest = text.substr(std::min(spaces, text.size()));
-      if (spaces > 100 || (!starts_with(rest, "get ") && !starts_with(rest, "gets "))) return Action::close();
-    }
-    return Action::need_more();
+  noreply_ = r.noreply;
+  if (status == ParseStatus::error) {
+    // Replies to the commands before this one in the same read are still sent.
+    if (r.close) return Action::write_and_close(0);
+    if (!r.error.empty()) out_string(conn, r.error);
+    noreply_ = false;
+    return r.swallow != 0 ? Action::swallow(r.size, r.swallow) : Action::consumed(r.size);
   }
-  std::size_t end = newline;
-  if (end > 1 && text[end - 1] == '\r') --end;
-  return process(conn, text.substr(0, end), newline + 1);
+  static_assert(std::size(run_table) == static_cast<std::size_t>(Command::meta_debug) + 1,
+                "one entry per Command, in the enum's order");
+  Executor exec = executor(conn);
+  return (this->*run_table[static_cast<std::size_t>(r.command)])(conn, exec, r);
 }
 
 Action TextHandler::on_input_too_large(Connection& conn) {
@@ -76,194 +101,27 @@ Action TextHandler::on_input_too_large(Connection& conn) {
 }
 
 void TextHandler::on_close(Connection&, boost::system::error_code) noexcept {
-  pending_.reset();
-  meta_set_ = MetaSetReply{};
+  pending_ = PendingStore{};
   noreply_ = false;
-  first_input_ = true;
 }
 
-Action TextHandler::process(Connection& conn, std::string_view line, std::size_t used) {
-  noreply_ = false;
-  if (conn.verbosity() > 1) {
-    char message[128];
-    std::snprintf(message, sizeof message, "<%d %.*s", conn.native_handle(),
-                  static_cast<int>(std::min<std::size_t>(line.size(), 100)), line.data());
-    conn.log(2, message);
-  }
-  Tokens t;
-  tokenize(line, t);
-  const std::string_view command = t.token[0];
-  if (t.count < 2 || command.size() < 2) {
-    out_string(conn, "ERROR");
-    return Action::consumed(used);
-  }
-  const char first = command[0];
-  if (first == 'm' && command.size() == 2) {
-    switch (command[1]) {
-      case 'g': return process_meta_get(conn, t, used);
-      case 's': return process_meta_set(conn, t, used);
-      case 'd': process_meta_delete(conn, t); break;
-      case 'a': process_meta_arithmetic(conn, t); break;
-      case 'e': process_meta_debug(conn, t); break;
-      case 'n': out_string(conn, "MN"); break;
-      default: out_string(conn, "ERROR"); break;
-    }
-  } else if (first == 'g') {
-    if (t.count < 3) {
-      out_string(conn, "ERROR");
-    } else if (command == "get") {
-      return process_get(conn, t, used, false, false);
-    } else if (command == "gets") {
-      return process_get(conn, t, used, true, false);
-    } else if (command == "gat") {
-      return process_get(conn, t, used, false, true);
-    } else if (command == "gats") {
-      return process_get(conn, t, used, true, true);
-    } else {
-      out_string(conn, "ERROR");
-    }
-  } else if (first == 's') {
-    if (command == "set") {
-      if (t.count != 6 && t.count != 7) {
-        out_string(conn, "ERROR");
-      } else {
-        return process_update(conn, t, used, StoreMode::set);
-      }
-    } else if (command == "stats") {
-      process_stats(conn, t);
-    } else if (command == "shutdown") {
-      out_string(conn, "ERROR: shutdown not enabled");
-    } else {
-      out_string(conn, "ERROR");
-    }
-  } else if (first == 'a') {
-    if (command == "add" || command == "append") {
-      if (t.count != 6 && t.count != 7) {
-        out_string(conn, "ERROR");
-      } else {
-        return process_update(conn, t, used, command == "add" ? StoreMode::add : StoreMode::append);
-      }
-    } else {
-      out_string(conn, "ERROR");
-    }
-  } else if (first == 'c') {
-    if (command == "cas") {
-      if (t.count != 7 && t.count != 8) {
-        out_string(conn, "ERROR");
-      } else {
-        return process_update(conn, t, used, StoreMode::cas);
-      }
-    } else {
-      out_string(conn, "ERROR");
-    }
-  } else if (first == 'i') {
-    if (command == "incr" && (t.count == 4 || t.count == 5)) {
-      process_arithmetic(conn, t, true);
-    } else {
-      out_string(conn, "ERROR");
-    }
-  } else if (first == 'd') {
-    if (command == "delete") {
-      if (t.count < 3 || t.count > 5) {
-        out_string(conn, "ERROR");
-      } else {
-        process_delete(conn, t);
-      }
-    } else if (command == "decr" && (t.count == 4 || t.count == 5)) {
-      process_arithmetic(conn, t, false);
-    } else {
-      out_string(conn, "ERROR");
-    }
-  } else if (first == 't') {
-    if (command == "touch" && (t.count == 4 || t.count == 5)) {
-      process_touch(conn, t);
-    } else {
-      out_string(conn, "ERROR");
-    }
-  } else if (command == "replace" || command == "prepend") {
-    if (t.count != 6 && t.count != 7) {
-      out_string(conn, "ERROR");
-    } else {
-      return process_update(conn, t, used, command == "replace" ? StoreMode::replace : StoreMode::prepend);
-    }
-  } else if (command == "bget") {
-    return process_get(conn, t, used, false, false);
-  } else if (command == "flush_all") {
-    if (t.count < 2 || t.count > 4) {
-      out_string(conn, "ERROR");
-    } else {
-      process_flush_all(conn, t);
-    }
-  } else if (command == "version") {
-    const std::string& version = endpoint_.options().version;
-    std::span<char> room = conn.reply_space(8 + version.size() + 2);
-    std::memcpy(room.data(), "VERSION ", 8);
-    std::memcpy(room.data() + 8, version.data(), version.size());
-    std::memcpy(room.data() + 8 + version.size(), "\r\n", 2);
-    conn.commit_reply(8 + version.size() + 2);
-  } else if (command == "quit") {
-    return Action::write_and_close(used);
-  } else if (command == "verbosity") {
-    if (t.count != 3 && t.count != 4) {
-      out_string(conn, "ERROR");
-    } else {
-      process_verbosity(conn, t);
-    }
-  } else if (starts_with(t.token[t.count - 2], "HTTP/")) {
-    return Action::close();  // an HTTP request: memcached closes without a word
-  } else {
-    out_string(conn, "ERROR");
-  }
-  return Action::consumed(used);
+Action TextHandler::run_unknown(Connection& conn, Executor&, Request& r) {
+  out_string(conn, "ERROR");
+  return Action::consumed(r.size);
 }
 
-Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t used, bool return_cas, bool touch) {
-  CommandCounters& stats = counters(conn);
-  std::size_t first_key = 1;
-  std::int32_t exptime = 0;
-  if (touch) {
-    if (!safe_strtol(t.token[1], exptime)) {
-      out_string(conn, "CLIENT_ERROR invalid exptime argument");
-      return Action::consumed(used);
-    }
-    first_key = 2;
-  }
-  // Keys: the tokens, then whatever the tokenizer left unscanned (memcached re-tokenizes).
-  auto for_each_key = [&](auto&& f) {
-    for (std::size_t i = first_key; i + 1 < t.count; ++i) {
-      if (!f(t.token[i])) return false;
-    }
-    std::string_view rest = t.rest;
-    while (!rest.empty()) {
-      const std::size_t end = std::min(rest.find(' '), rest.size());
-      if (end != 0 && !f(rest.substr(0, end))) return false;
-      rest.remove_prefix(std::min(end + 1, rest.size()));
-    }
-    return true;
-  };
-  // A key over max_key_length bytes anywhere makes the whole command an error (and nothing else is sent).
-  if (!for_each_key([](std::string_view key) { return key.size() <= max_key_length; })) {
-    out_string(conn, "CLIENT_ERROR bad command line format");
-    return Action::consumed(used);
-  }
+Action TextHandler::run_get(Connection& conn, Executor& exec, Request& r) {
+  const bool touch = r.command == Command::gat || r.command == Command::gats;
+  const bool return_cas = r.command == Command::gets || r.command == Command::gats;
   const bool cas_enabled = endpoint_.options().cas_enabled;
   bool deferred = false;
-  for_each_key([&](std::string_view key) {
+  for (std::string_view rest = r.keys; !rest.empty();) {
+    const std::size_t end = std::min(rest.find(' '), rest.size());
+    const std::string_view key = rest.substr(0, end);
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+    if (key.empty()) continue;
     Miss why = Miss::none;
-    ItemRef item = touch ? endpoint_.store().get_and_touch(key, exptime, &why) : endpoint_.store().get(key, &why);
-    if (touch) {
-      stats[&CommandStats::cmd_touch].add();
-      (item ? stats[&CommandStats::touch_hits] : stats[&CommandStats::touch_misses]).add();
-    } else {
-      stats[&CommandStats::cmd_get].add();
-      if (item) {
-        stats[&CommandStats::get_hits].add();
-      } else {
-        stats[&CommandStats::get_misses].add();
-        if (why == Miss::expired) stats[&CommandStats::get_expired].add();
-        if (why == Miss::flushed) stats[&CommandStats::get_flushed].add();
-      }
-    }
+    ItemRef item = touch ? exec.get_and_touch(key, r.exptime) : exec.get(key, &why);
     if (!item && loads_ != nullptr) {
       // Read-through: this key's place in the reply waits for its load.
       LoadWaiter waiter;
@@ -271,7 +129,7 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
       item = loads_->await(conn, key, std::move(waiter));
       deferred = deferred || !item;
     }
-    if (!item) return true;
+    if (!item) continue;
     // The header, then the value: small ones copied right after it, larger ones sent
     // zero-copy from the item.
     const std::span<char> value = item->value_with_crlf();
@@ -285,74 +143,49 @@ Action TextHandler::process_get(Connection& conn, const Tokens& t, std::size_t u
     }
     conn.commit_reply(static_cast<std::size_t>(p - room.data()));
     if (!copy) conn.reply_ref(value, item->owner());
-    return true;
-  });
+  }
   conn.reply("END\r\n");  // copied: it joins the segment before it
-  return deferred ? Action::defer(used) : Action::consumed(used);
+  return deferred ? Action::defer(r.size) : Action::consumed(r.size);
 }
 
-Action TextHandler::process_update(Connection& conn, const Tokens& t, std::size_t used, StoreMode mode) {
-  set_noreply_maybe(t);
-  const std::string_view key = t.token[1];
-  if (key.size() > max_key_length) {
-    out_string(conn, "CLIENT_ERROR bad command line format");
-    return Action::consumed(used);
-  }
-  std::uint32_t flags = 0;
-  std::int32_t exptime = 0;
-  std::int32_t length = 0;
-  if (!(safe_strtoul(t.token[2], flags) && safe_strtol(t.token[3], exptime) && safe_strtol(t.token[4], length))) {
-    out_string(conn, "CLIENT_ERROR bad command line format");
-    return Action::consumed(used);
-  }
-  std::uint64_t compare = 0;
-  if (mode == StoreMode::cas && !safe_strtoull(t.token[5], compare)) {
-    out_string(conn, "CLIENT_ERROR bad command line format");
-    return Action::consumed(used);
-  }
-  if (length < 0 || length > INT_MAX - 2) {
-    out_string(conn, "CLIENT_ERROR bad command line format");
-    return Action::consumed(used);
-  }
-  const auto value_size = static_cast<std::size_t>(length);
-  Store& store = endpoint_.store();
-  ItemRef item = store.allocate(key, flags, exptime, value_size);
+Action TextHandler::begin_value(Connection& conn, Executor& exec, Request& r) {
+  Store& store = exec.store();
+  ItemRef item = store.allocate(r.key, r.flags, r.exptime, r.value_size);
   if (!item) {
-    if (store.too_large(key.size(), value_size)) {
-      out_string(conn, "SERVER_ERROR object too large for cache");
-      counters(conn)[&CommandStats::store_too_large].add();
-    } else {
-      out_string(conn, "SERVER_ERROR out of memory storing object");
-      counters(conn)[&CommandStats::store_no_memory].add();
-    }
-    // A failed set must not leave the old value behind (memcached does the same).
-    if (mode == StoreMode::set) store.remove(key);
-    return Action::swallow(used, value_size + 2);
+    const bool too_large = store.too_large(r.key.size(), r.value_size);
+    exec.refuse_store(r, too_large);
+    if (r.command == Command::meta_set) noreply_ = false;  // meta sets always report errors
+    out_string(conn, too_large ? "SERVER_ERROR object too large for cache" : "SERVER_ERROR out of memory storing object");
+    return Action::swallow(r.size, r.value_size + 2);
   }
-  pending_ = std::move(item);
-  pending_mode_ = mode;
-  pending_cas_ = compare;
-  return Action::read_body_into(used, pending_->value_with_crlf());
+  pending_.item = std::move(item);
+  pending_.mode = r.mode;
+  pending_.cas = r.cas;
+  pending_.set_stale = r.set_stale;
+  pending_.noreply = r.noreply;
+  noreply_ = false;
+  return Action::read_body_into(r.size, pending_.item->value_with_crlf());
+}
+
+Action TextHandler::run_storage(Connection& conn, Executor& exec, Request& r) {
+  pending_.meta = false;
+  return begin_value(conn, exec, r);
 }
 
 Action TextHandler::on_body(Connection& conn, std::span<char> body) {
-  ItemRef item = std::move(pending_);
-  CommandCounters& stats = counters(conn);
-  stats[&CommandStats::cmd_set].add();
-  const bool meta = meta_set_.active;
-  meta_set_.active = false;
+  ItemRef item = std::move(pending_.item);
+  Executor exec = executor(conn);
+  noreply_ = pending_.noreply;
+  const bool meta = pending_.meta;
+  pending_.meta = false;
   const std::size_t n = body.size();
   if (n < 2 || body[n - 2] != '\r' || body[n - 1] != '\n') {
-    if (meta) noreply_ = false;  // meta sets always report errors
+    exec.counters()[&CommandStats::cmd_set].add();  // memcached counts the set it refuses
+    if (meta) noreply_ = false;                      // meta sets always report errors
     out_string(conn, "CLIENT_ERROR bad data chunk");
     return Action::consumed(0);
   }
-  const StoreResult result = endpoint_.store().store(item, pending_mode_, pending_cas_, meta && meta_set_.set_stale);
-  if (pending_mode_ == StoreMode::cas) {
-    if (result == StoreResult::stored) stats[&CommandStats::cas_hits].add();
-    if (result == StoreResult::exists) stats[&CommandStats::cas_badval].add();
-    if (result == StoreResult::not_found) stats[&CommandStats::cas_misses].add();
-  }
+  const StoreResult result = exec.store_item(item, pending_.mode, pending_.cas, pending_.set_stale);
   if (meta) {
     finish_meta_set(conn, item, result);
     return Action::consumed(0);
@@ -367,49 +200,17 @@ Action TextHandler::on_body(Connection& conn, std::span<char> body) {
   return Action::consumed(0);
 }
 
-void TextHandler::process_delete(Connection& conn, const Tokens& t) {
-  if (t.count > 3) {
-    const bool hold_is_zero = t.token[2] == "0";
-    const bool sets_noreply = set_noreply_maybe(t);
-    const bool valid = (t.count == 4 && (hold_is_zero || sets_noreply)) || (t.count == 5 && hold_is_zero && sets_noreply);
-    if (!valid) {
-      out_string(conn, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
-      return;
-    }
-  }
-  const std::string_view key = t.token[1];
-  if (key.size() > max_key_length) {
-    out_string(conn, "CLIENT_ERROR bad command line format");
-    return;
-  }
-  if (endpoint_.store().remove(key)) {
-    counters(conn)[&CommandStats::delete_hits].add();
-    out_string(conn, "DELETED");
-  } else {
-    counters(conn)[&CommandStats::delete_misses].add();
-    out_string(conn, "NOT_FOUND");
-  }
+Action TextHandler::run_delete(Connection& conn, Executor& exec, Request& r) {
+  out_string(conn, exec.remove(r.key) ? "DELETED" : "NOT_FOUND");
+  return Action::consumed(r.size);
 }
 
-void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool increment) {
-  set_noreply_maybe(t);
-  const std::string_view key = t.token[1];
-  if (key.size() > max_key_length) {
-    out_string(conn, "CLIENT_ERROR bad command line format");
-    return;
-  }
-  std::uint64_t delta = 0;
-  if (!safe_strtoull(t.token[2], delta)) {
-    out_string(conn, "CLIENT_ERROR invalid numeric delta argument");
-    return;
-  }
-  std::uint64_t value = 0;
-  CommandCounters& stats = counters(conn);
-  switch (endpoint_.store().arithmetic(key, increment, delta, value)) {
+Action TextHandler::run_arithmetic(Connection& conn, Executor& exec, Request& r) {
+  const ArithOutcome outcome = exec.arithmetic(r);
+  switch (outcome.result) {
     case ArithResult::ok: {
-      (increment ? stats[&CommandStats::incr_hits] : stats[&CommandStats::decr_hits]).add();
       char digits[24];
-      const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+      const auto end = std::to_chars(digits, digits + sizeof digits, outcome.value).ptr;
       out_string(conn, std::string_view(digits, static_cast<std::size_t>(end - digits)));
       break;
     }
@@ -419,74 +220,54 @@ void TextHandler::process_arithmetic(Connection& conn, const Tokens& t, bool inc
     case ArithResult::no_memory:
       out_string(conn, "SERVER_ERROR out of memory");
       break;
-    case ArithResult::exists:  // only with a CAS check, which incr/decr never ask for
+    case ArithResult::exists:  // only with a CAS check, which text incr/decr never ask for
     case ArithResult::not_found:
-      (increment ? stats[&CommandStats::incr_misses] : stats[&CommandStats::decr_misses]).add();
       out_string(conn, "NOT_FOUND");
       break;
   }
+  return Action::consumed(r.size);
 }
 
-void TextHandler::process_touch(Connection& conn, const Tokens& t) {
-  set_noreply_maybe(t);
-  const std::string_view key = t.token[1];
-  if (key.size() > max_key_length) {
-    out_string(conn, "CLIENT_ERROR bad command line format");
-    return;
-  }
-  std::int32_t exptime = 0;
-  if (!safe_strtol(t.token[2], exptime)) {
-    out_string(conn, "CLIENT_ERROR invalid exptime argument");
-    return;
-  }
-  CommandCounters& stats = counters(conn);
-  stats[&CommandStats::cmd_touch].add();
-  if (endpoint_.store().touch(key, exptime)) {
-    stats[&CommandStats::touch_hits].add();
-    out_string(conn, "TOUCHED");
-  } else {
-    stats[&CommandStats::touch_misses].add();
-    out_string(conn, "NOT_FOUND");
-  }
+Action TextHandler::run_touch(Connection& conn, Executor& exec, Request& r) {
+  out_string(conn, exec.touch(r.key, r.exptime) ? "TOUCHED" : "NOT_FOUND");
+  return Action::consumed(r.size);
 }
 
-void TextHandler::process_flush_all(Connection& conn, const Tokens& t) {
-  set_noreply_maybe(t);
-  counters(conn)[&CommandStats::cmd_flush].add();
+Action TextHandler::run_flush_all(Connection& conn, Executor& exec, Request& r) {
+  // memcached counts the command, then checks that flush is allowed, then its delay.
   if (!endpoint_.options().flush_enabled) {
+    exec.counters()[&CommandStats::cmd_flush].add();
     out_string(conn, "CLIENT_ERROR flush_all not allowed");
-    return;
+  } else if (!r.error.empty()) {
+    exec.counters()[&CommandStats::cmd_flush].add();
+    out_string(conn, r.error);
+  } else {
+    exec.flush_all(r);
+    out_string(conn, "OK");
   }
-  std::int32_t exptime = 0;
-  if (t.count != (noreply_ ? 3u : 2u) && !safe_strtol(t.token[1], exptime)) {
-    out_string(conn, "CLIENT_ERROR invalid exptime argument");
-    return;
-  }
-  Store& store = endpoint_.store();
-  std::int64_t delay = 0;
-  if (exptime > 0) {
-    const std::int64_t at = store.absolute_exptime(exptime);
-    delay = at > 0 ? at - store.now() : 0;
-  }
-  store.flush_all(delay);
-  out_string(conn, "OK");
+  return Action::consumed(r.size);
 }
 
-void TextHandler::process_verbosity(Connection& conn, const Tokens& t) {
-  set_noreply_maybe(t);
-  std::uint32_t level = 0;
-  if (!safe_strtoul(t.token[1], level)) {
-    out_string(conn, "CLIENT_ERROR bad command line format");
-    return;
-  }
-  conn.set_verbosity(static_cast<int>(std::min(level, max_verbosity)));  // server-wide, as memcached's
-  out_string(conn, "OK");
+Action TextHandler::run_version(Connection& conn, Executor&, Request& r) {
+  const std::string& version = endpoint_.options().version;
+  std::span<char> room = conn.reply_space(8 + version.size() + 2);
+  std::memcpy(room.data(), "VERSION ", 8);
+  std::memcpy(room.data() + 8, version.data(), version.size());
+  std::memcpy(room.data() + 8 + version.size(), "\r\n", 2);
+  conn.commit_reply(8 + version.size() + 2);
+  return Action::consumed(r.size);
 }
 
-void TextHandler::process_stats(Connection& conn, const Tokens& t) {
-  const std::string_view sub = t.count > 2 ? t.token[1] : std::string_view();
+Action TextHandler::run_verbosity(Connection& conn, Executor&, Request& r) {
+  conn.set_verbosity(static_cast<int>(std::min(r.level, max_verbosity)));  // server-wide, as memcached's
+  out_string(conn, "OK");
+  return Action::consumed(r.size);
+}
+
+Action TextHandler::run_stats(Connection& conn, Executor&, Request& r) {
+  const std::string_view sub = r.argument.substr(0, std::min(r.argument.find(' '), r.argument.size()));
   std::string text;
-  if (t.count == 2) {
+  if (r.argument.empty()) {
     text = general_stats(endpoint_, loads_);
   } else if (sub == "settings") {
     text = settings_stats(endpoint_, conn.verbosity());
@@ -495,13 +276,26 @@ void TextHandler::process_stats(Connection& conn, const Tokens& t) {
   } else if (sub == "reset") {
     endpoint_.reset_stats();
     out_string(conn, "RESET");
-    return;
+    return Action::consumed(r.size);
   } else {
     out_string(conn, "ERROR");
-    return;
+    return Action::consumed(r.size);
   }
   text += "END\r\n";
   conn.reply(text);
+  return Action::consumed(r.size);
+}
+
+Action TextHandler::run_quit(Connection&, Executor&, Request& r) { return Action::write_and_close(r.size); }
+
+Action TextHandler::run_shutdown(Connection& conn, Executor&, Request& r) {
+  out_string(conn, "ERROR: shutdown not enabled");
+  return Action::consumed(r.size);
+}
+
+Action TextHandler::run_noop(Connection& conn, Executor&, Request& r) {
+  out_string(conn, "MN");
+  return Action::consumed(r.size);
 }
 
 }  // namespace connkit::cache::detail

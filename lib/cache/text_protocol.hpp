@@ -10,15 +10,18 @@
 #include <connkit/connection.hpp>
 #include <connkit/protocol_handler.hpp>
 
-#include "text_tokens.hpp"
+#include "executor.hpp"
+#include "request.hpp"
 
 namespace connkit::cache::detail {
 
 class LoadTable;
 
-/// memcached's text protocol (proto_text.c) as a connkit protocol handler: one per connection.
-/// Values are read straight into the new item (read_body_into) and sent zero-copy from it.
-/// With a load table (the endpoint has a loader) a get or mg miss waits for the key's load.
+/// memcached's text and meta protocols (proto_text.c) as a connkit protocol handler: one per
+/// connection. parse_text() (text_parser.hpp) makes the Request, an Executor runs it, and the
+/// functions here compose the replies. Values are read straight into the new item
+/// (read_body_into) and sent zero-copy from it. With a load table (the endpoint has a
+/// loader) a get or mg miss waits for the key's load.
 class TextHandler final : public ProtocolHandler {
  public:
   TextHandler(Endpoint& endpoint, LoadTable* loads) : endpoint_(endpoint), loads_(loads) {}
@@ -30,57 +33,65 @@ class TextHandler final : public ProtocolHandler {
   std::string_view protocol_name() const noexcept override { return "ascii"; }
 
  private:
-  Action process(Connection& conn, std::string_view line, std::size_t used);
-  Action process_get(Connection& conn, const Tokens& t, std::size_t used, bool cas, bool touch);
-  Action process_update(Connection& conn, const Tokens& t, std::size_t used, StoreMode mode);
-  void process_delete(Connection& conn, const Tokens& t);
-  void process_arithmetic(Connection& conn, const Tokens& t, bool increment);
-  void process_touch(Connection& conn, const Tokens& t);
-  void process_flush_all(Connection& conn, const Tokens& t);
-  void process_verbosity(Connection& conn, const Tokens& t);
-  void process_stats(Connection& conn, const Tokens& t);
+  /// Runs one parsed request; `used` is its size. Reached through a table by command.
+  using Run = Action (TextHandler::*)(Connection& conn, Executor& exec, Request& r);
+  static const Run run_table[];
 
-  // The meta protocol (meta_protocol.cpp).
-  struct MetaFlags;
-  const char* meta_preparse(Tokens& t, std::size_t start, MetaFlags& flags);
-  /// md/ma: checks the line and parses flags; false after queuing the error reply.
-  bool meta_prologue(Connection& conn, Tokens& t, MetaFlags& flags);
-  Action process_meta_get(Connection& conn, Tokens t, std::size_t used);
-  Action process_meta_set(Connection& conn, Tokens t, std::size_t used);
-  void process_meta_delete(Connection& conn, Tokens t);
-  void process_meta_arithmetic(Connection& conn, Tokens t);
-  void process_meta_debug(Connection& conn, Tokens t);
+  Action run_unknown(Connection& conn, Executor& exec, Request& r);
+  Action run_get(Connection& conn, Executor& exec, Request& r);
+  Action run_storage(Connection& conn, Executor& exec, Request& r);
+  Action run_delete(Connection& conn, Executor& exec, Request& r);
+  Action run_arithmetic(Connection& conn, Executor& exec, Request& r);
+  Action run_touch(Connection& conn, Executor& exec, Request& r);
+  Action run_flush_all(Connection& conn, Executor& exec, Request& r);
+  Action run_version(Connection& conn, Executor& exec, Request& r);
+  Action run_verbosity(Connection& conn, Executor& exec, Request& r);
+  Action run_stats(Connection& conn, Executor& exec, Request& r);
+  Action run_quit(Connection& conn, Executor& exec, Request& r);
+  Action run_shutdown(Connection& conn, Executor& exec, Request& r);
+  Action run_noop(Connection& conn, Executor& exec, Request& r);
+  // The meta commands (meta_protocol.cpp).
+  Action run_meta_get(Connection& conn, Executor& exec, Request& r);
+  Action run_meta_set(Connection& conn, Executor& exec, Request& r);
+  Action run_meta_delete(Connection& conn, Executor& exec, Request& r);
+  Action run_meta_arithmetic(Connection& conn, Executor& exec, Request& r);
+  Action run_meta_debug(Connection& conn, Executor& exec, Request& r);
+
+  /// A storage command's header was parsed: take memory for its value and read it there, or
+  /// answer the refusal and swallow the value.
+  Action begin_value(Connection& conn, Executor& exec, Request& r);
   void finish_meta_set(Connection& conn, const ItemRef& item, StoreResult result);
+
+  /// Queues "text\r\n" unless the request said noreply (memcached's out_string).
+  void out_string(Connection& conn, std::string_view text);
   /// Queues an error even under noreply (memcached's out_errstring).
   void out_errstring(Connection& conn, std::string_view text) {
     noreply_ = false;
     out_string(conn, text);
   }
-
-  /// Queues "text\r\n" unless the command said noreply (memcached's out_string).
-  void out_string(Connection& conn, std::string_view text);
-  bool set_noreply_maybe(const Tokens& t) noexcept;
-  CommandCounters& counters(const Connection& conn);
+  Executor executor(const Connection& conn);
 
   Endpoint& endpoint_;
   LoadTable* const loads_;  // null without a loader
-  ItemRef pending_;  // the item a storage command is reading its value into
-  StoreMode pending_mode_ = StoreMode::set;
-  std::uint64_t pending_cas_ = 0;
-  bool noreply_ = false;
-  bool first_input_ = true;
+  bool noreply_ = false;    // the request being answered said noreply (or meta q)
 
-  // A meta set's reply tokens, stashed until its value has arrived (O, k, c in request order).
-  struct MetaSetReply {
-    bool active = false;
+  // What a storage command keeps while its value arrives (the request's views die with its
+  // input).
+  struct PendingStore {
+    ItemRef item;
+    StoreMode mode = StoreMode::set;
+    std::uint64_t cas = 0;
     bool set_stale = false;
+    bool noreply = false;
+    bool meta = false;
+    // A meta set's reply tokens (O, k, c in request order).
     bool key_binary = false;
     char order[3] = {};
     std::size_t count = 0;
-    char opaque[33] = {};
+    char opaque[max_opaque_length + 1] = {};
     std::size_t opaque_size = 0;
   };
-  MetaSetReply meta_set_;
+  PendingStore pending_;
 };
 
 }  // namespace connkit::cache::detail
