@@ -215,6 +215,10 @@ TEST_CASE("base64 keys with b work in ms, mg, md, ma and me, and k returns them 
   EXPECT_REPLY(c, "mg AAH//g== b v k\r\n", "VA 2 kAAH//g== b\r\nbk\r\n");
   CHECK(mask_numbers(line_reply(c, "me AAH//g== b\r\n"), {"cas=", "size="}) ==
         "ME AAH//g== exp=-1 la=0 cas=# fetch=yes cls=1 size=#\r\n");
+  // me names a key as it was stored: a text set's key plainly, even asked for in base64.
+  EXPECT_REPLY(c, "set n 0 0 1\r\nx\r\n", "STORED\r\n");
+  CHECK(mask_numbers(line_reply(c, "me bg== b\r\n"), {"cas=", "size="}) ==
+        "ME n exp=-1 la=0 cas=# fetch=no cls=1 size=#\r\n");
 }
 
 TEST_CASE("keys that are not base64 are refused under b", "[cache][meta]") {

@@ -206,6 +206,29 @@ TEST_CASE("an HTTP request and an overlong non-get line close the connection sil
   EXPECT_REPLY(fine, "get " + std::string(3000, ' ') + "x\r\n", "END\r\n");
 }
 
+TEST_CASE("a line that closes the connection still gets the replies of the commands before it", "[cache][text]") {
+  // As memcached: STORED, the value and END, then the close (nothing for the HTTP line).
+  CacheFixture f;
+  Client http = f.client();
+  http.send_all("set a 0 0 1\r\nx\r\nget a\r\nGET / HTTP/1.1\r\n");
+  std::string got;
+  CHECK(http.read_to_eof(got));
+  CHECK(got == "STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\n");
+  Client junk = f.client();
+  junk.send_all("get a\r\n" + std::string(3000, 'j'));
+  got.clear();
+  CHECK(junk.read_to_eof(got));
+  CHECK(got == "VALUE a 0 1\r\nx\r\nEND\r\n");
+}
+
+TEST_CASE("bget without a key is an error, as memcached's", "[cache][text]") {
+  CacheFixture f;
+  Client c = f.client();
+  EXPECT_REPLY(c, "bget\r\n", "ERROR\r\n");
+  EXPECT_REPLY(c, "set b 0 0 1\r\nv\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "bget b\r\n", "VALUE b 0 1\r\nv\r\nEND\r\n");
+}
+
 TEST_CASE("quit flushes earlier replies and closes", "[cache][text]") {
   CacheFixture f;
   Client c = f.client();

@@ -245,9 +245,15 @@ Action TextHandler::run_meta_debug(Connection& conn, Executor& exec, Request& r)
   }
   const std::int64_t now = exec.store().now();
   MetaLine line;
-  // memcached names the key as stored, decoded from base64 when b was given.
+  // memcached names the key as it was stored: in base64 if a meta set gave it so (whether or
+  // not this request used b).
   line.text("ME ");
-  line.text(item->key());
+  if (item->key_binary()) {
+    char encoded[344];
+    line.text(std::string_view(encoded, base64_encode(item->key(), encoded)));
+  } else {
+    line.text(item->key());
+  }
   // memcached prints exp as now - exptime (negative while the item lives) and its slab class.
   line.text(" exp=");
   line.number(item->exptime() == 0 ? std::int64_t{-1} : now - item->exptime());

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "item.hpp"
 #include "numbers.hpp"
 #include "read_through.hpp"
 #include "stats_text.hpp"
@@ -158,6 +159,7 @@ Action TextHandler::begin_value(Connection& conn, Executor& exec, Request& r) {
     out_string(conn, too_large ? "SERVER_ERROR object too large for cache" : "SERVER_ERROR out of memory storing object");
     return Action::swallow(r.size, r.value_size + 2);
   }
+  if (r.command == Command::meta_set) header(*item).key_binary = r.meta.key_binary;
   pending_.item = std::move(item);
   pending_.mode = r.mode;
   pending_.cas = r.cas;

@@ -54,6 +54,7 @@ struct ItemHeader {
   bool linked = false;
   bool stale = false;
   bool token_sent = false;
+  bool key_binary = false;  // stored by a meta command whose key came base64 (b): me shows it so
   std::uint8_t key_size = 0;
   std::uint8_t slab_class = 0;
   std::uint32_t value_size = 0;
@@ -102,6 +103,8 @@ class Item {
   bool stale() const noexcept { return h_.stale; }
   /// A client already holds the recache token (meta W / Z).
   bool token_sent() const noexcept { return h_.token_sent; }
+  /// Stored by a meta set whose key was given in base64 (memcached's ITEM_KEY_BINARY).
+  bool key_binary() const noexcept { return h_.key_binary; }
   /// Bytes of this item (memcached's item size): what the `bytes` stat adds up. Its memory
   /// is a chunk of its size class, which may be larger.
   std::size_t total_size() const noexcept { return h_.total_size(); }
