@@ -340,3 +340,28 @@ TEST_CASE("the verbosity command sets the server's log level for every connectio
   f.server->set_verbosity(3);
   CHECK(f.server->verbosity() == 3);
 }
+
+TEST_CASE("stats detail counts gets, hits, sets and deletes per key prefix, as memcached", "[cache][text]") {
+  CacheFixture f;
+  Client c = f.client();
+  EXPECT_REPLY(c, "stats detail dump\r\n", "END\r\n");
+  EXPECT_REPLY(c, "stats detail\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+  EXPECT_REPLY(c, "stats detail foo\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+  EXPECT_REPLY(c, "stats detail on\r\n", "OK\r\n");
+  // Counted: text get/gets (per key; a miss counts get only), set headers, deletes found or
+  // not. Not counted: keys without the delimiter, touch, incr, meta commands.
+  EXPECT_REPLY(c,
+               "set foo:a 0 0 1\r\nx\r\nget foo:a\r\nget foo:b\r\nget bar\r\ndelete foo:zz\r\ndelete foo:a\r\n"
+               "set a:b:c 0 0 1\r\ny\r\nincr foo:n 1\r\ntouch foo:a 1\r\ngets foo:a foo:b\r\nmg foo:x v\r\n"
+               "ms foo:m 1\r\nz\r\nmd foo:m\r\n",
+               "STORED\r\nVALUE foo:a 0 1\r\nx\r\nEND\r\nEND\r\nEND\r\nNOT_FOUND\r\nDELETED\r\nSTORED\r\n"
+               "NOT_FOUND\r\nNOT_FOUND\r\nEND\r\nEN\r\nHD\r\nHD\r\n");
+  EXPECT_REPLY(c, "stats detail dump\r\n",
+               "PREFIX foo get 4 hit 1 set 1 del 2\r\nPREFIX a get 0 hit 0 set 1 del 0\r\nEND\r\n");
+  CHECK(stats_reply(c, "stats settings\r\n").find("STAT detail_enabled yes\r\n") != std::string::npos);
+  EXPECT_REPLY(c, "stats detail off\r\nget foo:a\r\n", "OK\r\nEND\r\n");
+  EXPECT_REPLY(c, "stats detail dump\r\n",
+               "PREFIX foo get 4 hit 1 set 1 del 2\r\nPREFIX a get 0 hit 0 set 1 del 0\r\nEND\r\n");
+  EXPECT_REPLY(c, "stats reset\r\nstats detail dump\r\n", "RESET\r\nEND\r\n");
+  EXPECT_REPLY(c, "stats detail on extra\r\n", "OK\r\n");
+}

@@ -256,6 +256,11 @@ class Parser {
         item_size_ = size * unit;
         break;
       }
+      case 'D':  // the stats detail delimiter; it turns detail on, as memcached's -D
+        if (value.empty()) return fail(1, "No delimiter specified");
+        c.endpoint.prefix_delimiter = value[0];
+        c.endpoint.detail_enabled = true;
+        break;
       case 'C':
         c.endpoint.cas_enabled = false;
         break;

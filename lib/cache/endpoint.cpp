@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "command_counters.hpp"
+#include "prefix_stats.hpp"
 #include "read_through.hpp"
 #include "text_protocol.hpp"
 
@@ -38,7 +39,10 @@ Endpoint::Endpoint(Store& store, EndpointOptions options)
       started_(store.now()),
       counters_(std::make_unique<detail::CommandCounters[]>(max_endpoint_workers)),
       baseline_(std::make_unique<Baseline>()),
-      loads_(options_.loader ? std::make_unique<detail::LoadTable>(store, options_) : nullptr) {}
+      loads_(options_.loader ? std::make_unique<detail::LoadTable>(store, options_) : nullptr),
+      prefixes_(std::make_unique<detail::PrefixStats>(options_.prefix_delimiter)) {
+  prefixes_->enable(options_.detail_enabled);
+}
 
 Endpoint::~Endpoint() = default;
 
@@ -64,6 +68,7 @@ void Endpoint::reset_stats() {
   const ConnectionStats conns = server_ != nullptr ? server_->stats().total : ConnectionStats{};
   const StoreStats items = store_.stats();
   if (loads_) loads_->reset_stats();
+  prefixes_->clear();
   std::lock_guard<std::mutex> lock(baseline_->mutex);
   baseline_->commands = now;
   baseline_->connections = conns;

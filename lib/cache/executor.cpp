@@ -1,5 +1,7 @@
 #include "executor.hpp"
 
+#include "prefix_stats.hpp"
+
 namespace connkit::cache::detail {
 
 void Executor::count_get(bool hit, Miss why) {
@@ -17,12 +19,14 @@ ItemRef Executor::get(std::string_view key, Miss* why) {
   Miss miss = Miss::none;
   ItemRef item = store().get(key, &miss);
   count_get(static_cast<bool>(item), miss);
+  endpoint_.prefix_stats().record_get(key, static_cast<bool>(item));
   if (why != nullptr) *why = miss;
   return item;
 }
 
 ItemRef Executor::get_and_touch(std::string_view key, std::int64_t exptime) {
   ItemRef item = store().get_and_touch(key, exptime);
+  endpoint_.prefix_stats().record_get(key, static_cast<bool>(item));
   stats_[&CommandStats::cmd_touch].add();
   (item ? stats_[&CommandStats::touch_hits] : stats_[&CommandStats::touch_misses]).add();
   return item;
@@ -46,7 +50,12 @@ StoreResult Executor::store_item(const ItemRef& item, StoreMode mode, std::uint6
   return result;
 }
 
+void Executor::begin_store(const Request& request) {
+  if (request.command != Command::meta_set) endpoint_.prefix_stats().record_set(request.key);
+}
+
 bool Executor::remove(std::string_view key) {
+  endpoint_.prefix_stats().record_delete(key);
   const bool hit = store().remove(key);
   (hit ? stats_[&CommandStats::delete_hits] : stats_[&CommandStats::delete_misses]).add();
   return hit;

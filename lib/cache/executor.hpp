@@ -35,6 +35,9 @@ class Executor {
   /// One key of a gat (gat, gats, binary GAT*): counted as a touch, as memcached does.
   ItemRef get_and_touch(std::string_view key, std::int64_t exptime);
 
+  /// A storage command's header arrived (before its value is taken): counted in the
+  /// per-prefix stats, whatever becomes of it (memcached counts it there; meta ms is not).
+  void begin_store(const Request& request);
   /// A storage command's value could not be taken (too large or no memory): counted, and for a
   /// set the key's old value is removed (a failed set must not leave it behind, as memcached).
   void refuse_store(const Request& request, bool too_large);

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "prefix_stats.hpp"
 #include "read_through.hpp"
 
 namespace connkit::cache::detail {
@@ -117,6 +118,8 @@ std::string settings_stats(const Endpoint& endpoint, int verbosity) {
     stat.line("domain_socket", socket_path);
     stat.line("umask", umask);
     stat("num_threads", so.threads);
+    stat.line("stat_key_prefix", std::string(1, o.prefix_delimiter));
+    stat.line("detail_enabled", endpoint.prefix_stats().enabled() ? "yes" : "no");
     stat("reqs_per_event", so.reqs_per_event);
     stat.line("cas_enabled", o.cas_enabled ? "yes" : "no");
     stat("tcp_backlog", so.listeners.empty() ? 0 : static_cast<std::uint64_t>(so.listeners.front().backlog));

@@ -8,6 +8,7 @@
 
 #include "item.hpp"
 #include "numbers.hpp"
+#include "prefix_stats.hpp"
 #include "read_through.hpp"
 #include "stats_text.hpp"
 #include "text_parser.hpp"
@@ -150,6 +151,7 @@ Action TextHandler::run_get(Connection& conn, Executor& exec, Request& r) {
 }
 
 Action TextHandler::begin_value(Connection& conn, Executor& exec, Request& r) {
+  exec.begin_store(r);
   Store& store = exec.store();
   ItemRef item = store.allocate(r.key, r.flags, r.exptime, r.value_size);
   if (!item) {
@@ -275,6 +277,8 @@ Action TextHandler::run_stats(Connection& conn, Executor&, Request& r) {
     text = settings_stats(endpoint_, conn.verbosity());
   } else if (sub == "conns") {
     text = conns_stats(endpoint_);
+  } else if (sub == "detail") {
+    return run_stats_detail(conn, r);
   } else if (sub == "reset") {
     endpoint_.reset_stats();
     out_string(conn, "RESET");
@@ -285,6 +289,23 @@ Action TextHandler::run_stats(Connection& conn, Executor&, Request& r) {
   }
   text += "END\r\n";
   conn.reply(text);
+  return Action::consumed(r.size);
+}
+
+Action TextHandler::run_stats_detail(Connection& conn, Request& r) {
+  // "detail" and its first argument (memcached ignores the rest).
+  std::string_view rest = r.argument.substr(std::min(r.argument.find(' '), r.argument.size()));
+  rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
+  const std::string_view what = rest.substr(0, std::min(rest.find(' '), rest.size()));
+  PrefixStats& prefixes = endpoint_.prefix_stats();
+  if (what == "on" || what == "off") {
+    prefixes.enable(what == "on");
+    out_string(conn, "OK");
+  } else if (what == "dump") {
+    conn.reply(prefixes.dump());
+  } else {
+    out_string(conn, "CLIENT_ERROR usage: stats detail on|off|dump");
+  }
   return Action::consumed(r.size);
 }
 

@@ -47,6 +47,7 @@ class TextHandler final : public ProtocolHandler {
   Action run_version(Connection& conn, Executor& exec, Request& r);
   Action run_verbosity(Connection& conn, Executor& exec, Request& r);
   Action run_stats(Connection& conn, Executor& exec, Request& r);
+  Action run_stats_detail(Connection& conn, Request& r);
   Action run_quit(Connection& conn, Executor& exec, Request& r);
   Action run_shutdown(Connection& conn, Executor& exec, Request& r);
   Action run_noop(Connection& conn, Executor& exec, Request& r);

@@ -66,6 +66,10 @@ struct EndpointOptions {
   std::size_t max_line = 2048;       ///< a non-get line longer than this without "\n" closes (memcached)
   bool cas_enabled = true;           ///< -C turns CAS off
   bool flush_enabled = true;         ///< -F turns flush_all off
+  /// Per-prefix stats (`stats detail`): the delimiter ending a key's prefix, and whether
+  /// counting starts on (memcached's -D sets both; `stats detail on|off` switches it).
+  char prefix_delimiter = ':';
+  bool detail_enabled = false;
   /// Called on a get, gets, gat, gats or mg miss (none: a miss is a miss). See docs/cache.md.
   Loader loader;
   std::chrono::seconds loaded_ttl{60};  ///< expiry of loaded items (memcached's exptime form)
@@ -113,6 +117,7 @@ void for_each_stat(const CommandStats& s, F&& f) {
 namespace detail {
 struct CommandCounters;
 class LoadTable;
+class PrefixStats;
 }
 
 /// A memcached-compatible endpoint over a Store: makes protocol handlers for a connkit
@@ -158,6 +163,9 @@ class Endpoint {
 
   /// Counters of worker `index`, written only by that worker's thread (internal).
   detail::CommandCounters& counters(unsigned worker);
+  /// The per-prefix stats of `stats detail` (internal).
+  detail::PrefixStats& prefix_stats() noexcept { return *prefixes_; }
+  const detail::PrefixStats& prefix_stats() const noexcept { return *prefixes_; }
 
  private:
   Store& store_;
@@ -168,6 +176,7 @@ class Endpoint {
   std::unique_ptr<detail::CommandCounters[]> counters_;  // one per possible worker
   std::unique_ptr<Baseline> baseline_;                  // subtracted after `stats reset`
   std::unique_ptr<detail::LoadTable> loads_;            // keys being loaded; null without a loader
+  std::unique_ptr<detail::PrefixStats> prefixes_;       // stats detail
 };
 
 /// Workers an Endpoint keeps counters for (worker indexes at or above it share the last slot).
