@@ -24,8 +24,9 @@ enum class Transport : std::uint8_t {
 /// Makes a protocol handler for one pooled connection struct. It is called only when a
 /// struct needs a handler of its kind for the first time (a new struct, or a negotiating
 /// struct's first client of that protocol); the handler is then kept and reused with its
-/// struct (on_close(), later on_open()). Called on the struct's worker thread. Throwing
-/// std::bad_alloc (or anything) refuses that one connection; the server goes on.
+/// struct (on_close(), later on_open()). Called on the struct's worker thread, and once by
+/// Server::start() to read a pinned listener's protocol_name() when its `name` is empty.
+/// Throwing std::bad_alloc (or anything) refuses that one connection; the server goes on.
 using HandlerFactory = std::function<std::unique_ptr<ProtocolHandler>()>;
 
 /// One listening socket and the protocol it speaks.
