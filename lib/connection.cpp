@@ -45,11 +45,17 @@ void Connection::refuse(std::string_view reply) { engine_->refuse(reply); }
 
 namespace detail {
 
-ConnectionEngine::ConnectionEngine(Worker& worker, unsigned listener, std::unique_ptr<ProtocolHandler> handler)
+ConnectionEngine::ConnectionEngine(Worker& worker, unsigned listener, std::unique_ptr<ProtocolHandler> pinned)
     : worker_(worker),
-      handler_(std::move(handler)),
       listener_(listener),
-      max_deferred_(worker.options().listeners[listener].max_deferred) {}
+      max_deferred_(worker.options().listeners[listener].max_deferred),
+      negotiates_(negotiates(worker.options().listeners[listener])) {
+  if (pinned != nullptr) {
+    // Kept in the slot of the factory that made it: `handler`, or `binary_handler` alone.
+    handler_ = pinned.get();
+    handlers_[worker.options().listeners[listener].handler ? 0 : 1] = std::move(pinned);
+  }
+}
 
 ConnectionEngine::~ConnectionEngine() {
   if (fd_ >= 0) ::close(fd_);
@@ -70,6 +76,30 @@ std::chrono::steady_clock::time_point ConnectionEngine::coarse_now() noexcept {
 void ConnectionEngine::touch_active() noexcept {
   // Once per read.
   last_active_.store(coarse_now().time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+bool ConnectionEngine::choose_handler(bool binary) {
+  std::unique_ptr<ProtocolHandler>& kept = handlers_[binary ? 1 : 0];
+  if (kept == nullptr) {
+    // The first client of this protocol on this struct; later ones reuse the handler.
+    const ListenerOptions& o = worker_.options().listeners[listener_];
+    try {
+      kept = binary ? o.binary_handler() : o.handler();
+    } catch (...) {
+      kept = nullptr;
+    }
+    if (kept == nullptr) {
+      worker_.counters()[&ConnectionStats::malloc_fails].add();
+      logf(worker_.logger(), 1, "<%d could not make a %s protocol handler", fd_, binary ? "binary" : "text");
+      return false;
+    }
+  }
+  handler_ = kept.get();
+  if (worker_.logger().enabled(2)) {
+    const std::string_view name = handler_->protocol_name();
+    logf(worker_.logger(), 2, "%d: Client using the %.*s protocol", fd_, static_cast<int>(name.size()), name.data());
+  }
+  return true;
 }
 
 void ConnectionEngine::make_datagram() { dgram_ = std::make_unique<DatagramPeer>(); }

@@ -32,6 +32,14 @@ class Worker;
 struct DatagramPeer;
 struct DeferredRecord;
 
+/// The listener negotiates: both factories are set, and the first byte a connection
+/// receives chooses which one's handler serves it (ListenerOptions::binary_handler).
+inline bool negotiates(const ListenerOptions& o) noexcept { return o.handler && o.binary_handler; }
+
+/// The first byte that chooses ListenerOptions::binary_handler (memcached's
+/// PROTOCOL_BINARY_REQ, the binary protocol's request magic).
+inline constexpr unsigned char binary_magic = 0x80;
+
 /// How a connection is closing, beside its ConnState (which says what it does now).
 /// Set only by the state machine (drive_machine.cpp).
 enum class Closing : std::uint8_t {
@@ -51,7 +59,9 @@ enum class Closing : std::uint8_t {
 /// read by Server::connections()).
 class ConnectionEngine {
  public:
-  ConnectionEngine(Worker& worker, unsigned listener, std::unique_ptr<ProtocolHandler> handler);
+  /// `pinned`: the handler of a pinned listener's struct; null for a negotiating listener,
+  /// whose struct makes its handlers when first bytes ask for them.
+  ConnectionEngine(Worker& worker, unsigned listener, std::unique_ptr<ProtocolHandler> pinned);
   ~ConnectionEngine();
   ConnectionEngine(const ConnectionEngine&) = delete;
   ConnectionEngine& operator=(const ConnectionEngine&) = delete;
@@ -69,7 +79,11 @@ class ConnectionEngine {
   std::uint64_t id() const noexcept { return id_.load(std::memory_order_relaxed); }
   unsigned listener() const noexcept { return listener_; }
   Worker& worker() const noexcept { return worker_; }
+  /// The chosen handler; only while one is (inside its callbacks, it is).
   ProtocolHandler& handler() noexcept { return *handler_; }
+  /// The chosen handler, or nullptr for a negotiating connection before its first byte (or
+  /// closed). A pinned connection's handler is chosen from the start.
+  ProtocolHandler* chosen_handler() noexcept { return handler_; }
   std::chrono::steady_clock::time_point last_active() const noexcept {
     return std::chrono::steady_clock::time_point(
         std::chrono::steady_clock::duration(last_active_.load(std::memory_order_relaxed)));
@@ -127,7 +141,7 @@ class ConnectionEngine {
   /// What drive() does after a step: run the next state, or return to the event loop.
   enum class Next : unsigned char { go_on, stop };
 
-  // Buffers (connection.cpp).
+  // Buffers and handlers (connection.cpp).
   void borrow_output();
   void return_output() noexcept;
   void return_read_buffer() noexcept;
@@ -144,6 +158,9 @@ class ConnectionEngine {
   void set_close_reason(boost::system::error_code reason) noexcept {
     if (!close_reason_) close_reason_ = reason;
   }
+  /// Negotiating: makes handler_ the text or binary handler, made now if this struct has
+  /// none of that kind yet. False (counted in malloc_fails) if the factory failed.
+  bool choose_handler(bool binary);
 
   // The state machine (drive_machine.cpp): one step per state.
   void drive();
@@ -151,13 +168,15 @@ class ConnectionEngine {
   Next step_new_cmd();
   Next step_waiting();
   Next step_read();
+  Next step_negotiate();  // parse_cmd without a handler yet
   Next step_nread();
   Next step_nread_into();
   Next step_swallow();
   Next step_write();
   Next step_closing();
   Next after_body_read(Io r);
-  // Handler results.
+  // Handler calls and results.
+  void open_handler();
   template <class Call>
   Action guarded(Call&& call);
   void apply(const Action& action);
@@ -188,7 +207,11 @@ class ConnectionEngine {
   Connection facade_{*this};
   Worker& worker_;
   int fd_ = -1;  // registered with the worker's Poller while open
-  std::unique_ptr<ProtocolHandler> handler_;
+  // The handlers this struct made, by kind: [0] by ListenerOptions::handler, [1] by
+  // binary_handler. A pinned struct has its one from the start; a negotiating struct makes
+  // each the first time a first byte asks for it, then keeps it for later clients.
+  std::unique_ptr<ProtocolHandler> handlers_[2];
+  ProtocolHandler* handler_ = nullptr;  // the chosen one; negotiating: null until the first byte
   std::unique_ptr<DatagramPeer> dgram_;  // UDP only
   ReadBuffer rbuf_;
   ReplyList* out_ = nullptr;  // lent from the worker while replies are queued (or held)
@@ -212,6 +235,7 @@ class ConnectionEngine {
 
   unsigned listener_;
   unsigned max_deferred_;  // the listener's
+  bool negotiates_;        // the listener's
   unsigned requests_in_event_ = 0;
   std::atomic<ConnState> state_{ConnState::closing};
   ConnState after_write_ = ConnState::new_cmd;

@@ -61,10 +61,21 @@ void ConnectionEngine::open(int fd) {
   touch_active();
   fd_number_.store(fd, std::memory_order_relaxed);
   set_state(ConnState::new_cmd);
-  if (dgram_ == nullptr) {
-    logf(worker_.logger(), 2, "<%d new %.*s client connection.", fd, static_cast<int>(handler_->protocol_name().size()),
-         handler_->protocol_name().data());
+  if (handler_ == nullptr) {
+    // Negotiating: the protocol is unknown until the first byte arrives (step_negotiate).
+    logf(worker_.logger(), 2, "<%d new auto-negotiating client connection", fd);
+  } else {
+    if (dgram_ == nullptr) {
+      logf(worker_.logger(), 2, "<%d new %.*s client connection.", fd,
+           static_cast<int>(handler_->protocol_name().size()), handler_->protocol_name().data());
+    }
+    open_handler();
   }
+  drive();
+}
+
+void ConnectionEngine::open_handler() {
+  const bool was_busy = busy_;
   busy_ = true;  // a deferred reply given inside on_open only fills its hold
   try {
     handler_->on_open(facade_);
@@ -72,8 +83,7 @@ void ConnectionEngine::open(int fd) {
     set_close_reason(make_error_code(errc::protocol_close));
     set_state(ConnState::closing);
   }
-  busy_ = false;
-  drive();
+  busy_ = was_busy;
 }
 
 void ConnectionEngine::kick(boost::system::error_code reason, bool flush_first) {
@@ -173,6 +183,10 @@ void ConnectionEngine::drive() {
         next = step_read();
         break;
       case ConnState::parse_cmd:
+        if (handler_ == nullptr) {
+          next = step_negotiate();
+          break;
+        }
         apply(guarded([&] { return handler_->on_input(facade_, rbuf_.unparsed()); }));
         break;
       case ConnState::nread:
@@ -262,6 +276,20 @@ ConnectionEngine::Next ConnectionEngine::step_read() {
   } else {
     set_state(ConnState::closing);
   }
+  return Next::go_on;
+}
+
+ConnectionEngine::Next ConnectionEngine::step_negotiate() {
+  // memcached's try_read_command_negotiate: the first byte of input (there is some, in
+  // parse_cmd) chooses the handler. Its on_open runs now, before on_input sees that input.
+  if (!choose_handler(static_cast<unsigned char>(rbuf_.unparsed()[0]) == binary_magic)) {
+    set_close_reason(make_error_code(boost::system::errc::not_enough_memory));
+    set_state(ConnState::closing);
+    return Next::go_on;
+  }
+  open_handler();
+  // Refused in on_open: new_cmd sends what on_open queued, then closes.
+  if (closing_ != Closing::no && state() == ConnState::parse_cmd) set_state(ConnState::new_cmd);
   return Next::go_on;
 }
 
@@ -586,9 +614,12 @@ bool ConnectionEngine::start_linger() {
 
 void ConnectionEngine::close_now() {
   cancel_deferred();
-  try {
-    handler_->on_close(facade_, close_reason_);
-  } catch (...) {
+  if (handler_ != nullptr) {  // a negotiating client that sent nothing reached no handler
+    try {
+      handler_->on_close(facade_, close_reason_);
+    } catch (...) {
+    }
+    if (negotiates_) handler_ = nullptr;  // the next client's first byte chooses again
   }
   if (dgram_ == nullptr) worker_.counters()[close_counter(close_reason_)].add();
   if (worker_.logger().enabled(2)) {

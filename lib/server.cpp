@@ -90,7 +90,8 @@ std::string ServerImpl::invalid_option() const {
   if (o.write_stall_timeout.count() < 0) return "write_stall_timeout";
   for (std::size_t i = 0; i < o.listeners.size(); ++i) {
     const ListenerOptions& l = o.listeners[i];
-    const char* bad = !l.handler ? "handler"
+    const char* bad = !l.handler && !l.binary_handler ? "handler"
+        : l.transport == Transport::udp && l.binary_handler ? "binary_handler"  // udp is not negotiated
         : l.backlog < 0 ? "backlog"
         : l.max_deferred < 1 ? "max_deferred"
         : l.receive_buffer < 0 ? "receive_buffer"
@@ -105,6 +106,24 @@ std::string ServerImpl::invalid_option() const {
   return {};
 }
 
+void ServerImpl::name_listeners() {
+  // memcached's prot_text() in "<fd server listening (name)", unless the host chose a name.
+  for (ListenerOptions& l : options_.listeners) {
+    if (!l.name.empty()) continue;
+    if (l.transport == Transport::udp || negotiates(l)) {
+      l.name = l.transport == Transport::udp ? "udp" : "auto-negotiate";
+      continue;
+    }
+    // Pinned: a handler's protocol_name() is the only place the name lives, so ask one.
+    try {
+      const std::unique_ptr<ProtocolHandler> probe = l.handler ? l.handler() : l.binary_handler();
+      if (probe != nullptr) l.name = probe->protocol_name();
+    } catch (...) {
+    }
+    if (l.name.empty()) l.name = "custom";
+  }
+}
+
 void ServerImpl::start(boost::system::error_code& ec, std::string& context) {
   ec.clear();
   if (started_) {
@@ -117,6 +136,7 @@ void ServerImpl::start(boost::system::error_code& ec, std::string& context) {
     context = "options: " + bad;
     return;
   }
+  name_listeners();
   const unsigned nworkers = host_ != nullptr ? 1 : options_.threads;
   if (host_ == nullptr) {
     accept_io_ = std::make_unique<boost::asio::io_context>(1);

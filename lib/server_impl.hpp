@@ -62,6 +62,8 @@ class ServerImpl {
 
  private:
   std::string invalid_option() const;
+  /// Fills in each listener's empty ListenerOptions::name.
+  void name_listeners();
   void open_listeners(boost::system::error_code& ec);
   void close_acceptors_then_drain();
 

@@ -36,7 +36,7 @@ Worker::Worker(ServerImpl& server, unsigned index, boost::asio::io_context& io, 
       sweep_timer_(io),
       drain_timer_(io) {
   for (unsigned l = 0; l < options_.listeners.size(); ++l) {
-    pools_.push_back(std::make_unique<ConnectionPool>(*this, l, options_.listeners[l].handler, counters_[&ConnectionStats::conn_structs]));
+    pools_.push_back(std::make_unique<ConnectionPool>(*this, l, options_.listeners[l], counters_[&ConnectionStats::conn_structs]));
   }
   poller_.add_notifier(
       deferred_.notify_fd(), [](void* queue) noexcept { static_cast<DeferredQueue*>(queue)->drain(); }, &deferred_);
@@ -144,7 +144,8 @@ void Worker::begin_drain() {
     // handler that throws there is closed at once.
     bool threw = false;
     try {
-      if (c->serving()) c->handler().on_stop(c->facade());
+      // A negotiating connection that has not sent a byte has no handler to tell.
+      if (c->serving() && c->chosen_handler() != nullptr) c->chosen_handler()->on_stop(c->facade());
     } catch (...) {
       logf(logger_, 1, "<%d protocol handler threw in on_stop", c->fd());
       threw = true;

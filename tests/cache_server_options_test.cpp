@@ -189,10 +189,57 @@ TEST_CASE("bad values stop with memcached's messages", "[cache_server]") {
 }
 
 TEST_CASE("option -B picks the listeners' protocol", "[cache_server]") {
+  using connkit::cache::ProtocolChoice;
   const CliResult r = parse({"-B", "ascii", "-l", "127.0.0.1,127.0.0.2"});
-  CHECK(r.config.endpoint.protocol == connkit::cache::ProtocolChoice::ascii);
+  CHECK(r.config.endpoint.protocol == ProtocolChoice::ascii);
   for (const auto& l : r.config.server.listeners) CHECK(l.name == "ascii");
-  CHECK(parse({"--protocol=binary"}).config.endpoint.protocol == connkit::cache::ProtocolChoice::binary);
+  CHECK(r.config.protocols == std::vector<ProtocolChoice>{ProtocolChoice::ascii, ProtocolChoice::ascii});
+  CHECK(parse({"--protocol=binary"}).config.endpoint.protocol == ProtocolChoice::binary);
+  CHECK(parse({"-B", "auto"}).config.protocols == std::vector<ProtocolChoice>{ProtocolChoice::negotiate});
+  CHECK(parse({}).config.protocols == std::vector<ProtocolChoice>{ProtocolChoice::negotiate});
+  const CliResult unix_socket = parse({"-s", "/tmp/x.sock", "-B", "binary"});  // -B pins the UNIX socket too
+  REQUIRE(unix_socket.config.server.listeners.size() == 1);
+  CHECK(unix_socket.config.server.listeners[0].name == "binary");
+  CHECK(unix_socket.config.protocols == std::vector<ProtocolChoice>{ProtocolChoice::binary});
+}
+
+TEST_CASE("option -l takes memcached's proto[...] prefix per listener", "[cache_server]") {
+  using connkit::cache::ProtocolChoice;
+  const auto protocols = [](std::initializer_list<const char*> args) { return parse(args).config.protocols; };
+  SECTION("each entry of a list, beside plain ones that follow -B") {
+    const CliResult r = parse({"-B", "binary", "-l",
+                               "proto[ascii]:127.0.0.1:11300,127.0.0.2,proto[negotiating]:[::1]:11301;proto[binary]:*"});
+    REQUIRE(r.action == CliAction::run);
+    const auto& ls = r.config.server.listeners;
+    REQUIRE(ls.size() == 5);
+    CHECK((ls[0].host == "127.0.0.1" && ls[0].port == 11300 && ls[0].name == "ascii"));
+    CHECK((ls[1].host == "127.0.0.2" && ls[1].port == 11211 && ls[1].name == "binary"));
+    CHECK((ls[2].host == "::1" && ls[2].port == 11301 && ls[2].name == "auto-negotiate"));
+    CHECK((ls[3].host == "0.0.0.0" && ls[4].host == "::" && ls[3].name == "binary"));
+    CHECK(r.config.protocols == std::vector<ProtocolChoice>{ProtocolChoice::ascii, ProtocolChoice::binary,
+                                                            ProtocolChoice::negotiate, ProtocolChoice::binary,
+                                                            ProtocolChoice::binary});
+    CHECK(r.config.endpoint.protocol == ProtocolChoice::binary);  // stats settings still says -B's
+  }
+  SECTION("names compare as memcached's strncmp does") {
+    CHECK(protocols({"-l", "proto[bin]:127.0.0.1"}) == std::vector<ProtocolChoice>{ProtocolChoice::binary});
+    CHECK(protocols({"-l", "proto[]:127.0.0.1"}) == std::vector<ProtocolChoice>{ProtocolChoice::ascii});
+    // Unknown names are no error in memcached: the listener keeps -B's protocol.
+    CHECK(protocols({"-B", "ascii", "-l", "proto[asciii]:127.0.0.1"}) ==
+          std::vector<ProtocolChoice>{ProtocolChoice::ascii});
+    CHECK(protocols({"-l", "proto[text]:127.0.0.1"}) == std::vector<ProtocolChoice>{ProtocolChoice::negotiate});
+  }
+  SECTION("errors") {
+    const CliResult unclosed = parse({"-l", "proto[ascii:127.0.0.1:11300"});
+    CHECK(unclosed.action == CliAction::fail);
+    CHECK(unclosed.exit_status == connkit::examples::exit_os_error);
+    CHECK(first_message(unclosed) == "Invalid protocol spec: \"[ascii:127.0.0.1:11300\"");
+    const CliResult proxy = parse({"-l", "proto[proxy]:127.0.0.1"});
+    CHECK(proxy.exit_status == connkit::examples::exit_os_error);
+    CHECK(first_message(proxy) == "Server not built with proxy: \"proto[proxy\"");
+    CHECK(parse({"-l", "proto[ascii]:"}).exit_status == connkit::examples::exit_os_error);  // no address
+    CHECK(parse({"-l", "tag[a]:127.0.0.1"}).exit_status == connkit::examples::exit_os_error);
+  }
 }
 
 TEST_CASE("UDP is warned about and not served", "[cache_server]") {

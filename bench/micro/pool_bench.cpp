@@ -45,7 +45,7 @@ struct PoolFixture {
   connkit::detail::ServerImpl server{options(), &io};
   connkit::detail::Worker worker{server, 0, io, false};
   connkit::detail::Counter structs;
-  connkit::detail::ConnectionPool pool{worker, 0, server.options().listeners[0].handler, structs};
+  connkit::detail::ConnectionPool pool{worker, 0, server.options().listeners[0], structs};
 };
 
 // Steady state of one worker: a client connects and the struct it got earlier is reused.
@@ -85,7 +85,7 @@ void BM_PoolNewStructs(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   PoolFixture f;
   for (auto _ : state) {
-    connkit::detail::ConnectionPool pool{f.worker, 0, f.server.options().listeners[0].handler, f.structs};
+    connkit::detail::ConnectionPool pool{f.worker, 0, f.server.options().listeners[0], f.structs};
     for (std::size_t i = 0; i < n; ++i) benchmark::DoNotOptimize(&pool.acquire());
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));

@@ -103,7 +103,11 @@ int serve(ex::CacheServerConfig config, const TargetUser* user) {
   connkit::cache::Store store(config.store);
   connkit::cache::Endpoint endpoint(store, config.endpoint);
   connkit::ServerOptions options = std::move(config.server);
-  for (connkit::ListenerOptions& l : options.listeners) l.handler = endpoint.handler_factory();
+  for (std::size_t i = 0; i < options.listeners.size(); ++i) {
+    // -B, or the listener's own proto[...]: negotiating (the default) or pinned.
+    endpoint.configure(options.listeners[i],
+                       i < config.protocols.size() ? config.protocols[i] : config.endpoint.protocol);
+  }
   options.log = connkit::stderr_log_sink();
 
   // Signals are caught before any thread exists, so none of them takes the default action.

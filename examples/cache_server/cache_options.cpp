@@ -349,13 +349,46 @@ class Parser {
     }
   }
 
-  // One -l entry, parsed as memcached's server_sockets() does: "host", "host:port", "[v6]",
-  // "[v6]:port", a bare IPv6 address (two or more colons, no port) or "*" (every interface).
+  // memcached 1.6.17+'s "proto[name]:" prefix of one -l entry: `rest` is the entry, moved
+  // past the prefix. As memcached, "proto" alone is skipped without a bracket, a name is
+  // compared as strncmp(name, "ascii", length) does (a prefix such as "bin" matches, an
+  // empty name is ascii), an unknown name leaves -B's protocol, and the one character after
+  // ']' is skipped as the ':'. False after failing (no ']'; proxy, which is not built in).
+  bool listen_protocol(std::string_view& rest, cache::ProtocolChoice& protocol) {
+    if (rest.substr(0, 5) != "proto") return true;
+    rest.remove_prefix(5);
+    if (rest.empty() || rest.front() != '[') return true;
+    const std::size_t close = rest.find(']');
+    if (close == std::string_view::npos) {
+      fail(exit_os_error, quoted("Invalid protocol spec: ", rest));
+      return false;
+    }
+    const std::string_view name = rest.substr(1, close - 1);
+    const auto is = [name](std::string_view word) { return word.substr(0, name.size()) == name; };
+    if (is("ascii")) {
+      protocol = cache::ProtocolChoice::ascii;
+    } else if (is("binary")) {
+      protocol = cache::ProtocolChoice::binary;
+    } else if (is("negotiating")) {
+      protocol = cache::ProtocolChoice::negotiate;
+    } else if (is("proxy")) {
+      fail(exit_os_error, quoted("Server not built with proxy: ", concat({"proto[", name})));
+      return false;
+    }
+    rest.remove_prefix(std::min(close + 2, rest.size()));
+    return true;
+  }
+
+  // One -l entry, parsed as memcached's server_sockets() does: an optional "proto[name]:"
+  // prefix, then "host", "host:port", "[v6]", "[v6]:port", a bare IPv6 address (two or more
+  // colons, no port) or "*" (every interface).
   void add_listen_entry(std::string_view entry, const ListenerOptions& prototype) {
-    if (entry.substr(0, 6) == "proto[" || entry.substr(0, 4) == "tag[") {
-      return fail(exit_os_error, quoted("Listener prefixes proto[...] and tag[...] are not supported: ", entry));
+    if (entry.substr(0, 4) == "tag[") {  // a later memcached's listener tags
+      return fail(exit_os_error, quoted("Listener prefix tag[...] is not supported: ", entry));
     }
     std::string_view rest = entry;
+    cache::ProtocolChoice protocol = result_.config.endpoint.protocol;
+    if (!listen_protocol(rest, protocol)) return;
     std::string_view host;
     bool bracketed = false;
     if (!rest.empty() && rest.front() == '[') {
@@ -382,12 +415,18 @@ class Parser {
       ListenerOptions l = prototype;
       l.host = std::string(h);
       l.port = static_cast<std::uint16_t>(port == -1 ? 0 : port);  // memcached: -1 asks for any free port
+      l.name = std::string(cache::protocol_text(protocol));
       bool duplicate = false;
       for (const ListenerOptions& other : result_.config.server.listeners) {
         duplicate = duplicate || (other.host == l.host && other.port == l.port);
       }
-      if (!duplicate) result_.config.server.listeners.push_back(std::move(l));
+      if (!duplicate) add_listener(std::move(l), protocol);
     }
+  }
+
+  void add_listener(ListenerOptions listener, cache::ProtocolChoice protocol) {
+    result_.config.server.listeners.push_back(std::move(listener));
+    result_.config.protocols.push_back(protocol);
   }
 
   // The checks memcached makes after its option loop, then the listeners.
@@ -412,13 +451,14 @@ class Parser {
 
     ListenerOptions prototype;
     prototype.backlog = backlog_;
-    prototype.name = std::string(protocol_label(c.endpoint.protocol));
     if (!unix_path_.empty()) {
-      // memcached: a UNIX socket replaces every network listener, TCP and UDP alike.
+      // memcached: a UNIX socket replaces every network listener, TCP and UDP alike; -B
+      // chooses its protocol.
       prototype.transport = Transport::unix_stream;
       prototype.path = unix_path_;
       prototype.unix_mode = unix_mask_;
-      c.server.listeners.push_back(std::move(prototype));
+      prototype.name = std::string(cache::protocol_text(c.endpoint.protocol));
+      add_listener(std::move(prototype), c.endpoint.protocol);
       return;
     }
     if (c.udp_port != 0) {

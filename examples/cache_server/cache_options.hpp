@@ -39,8 +39,10 @@ inline constexpr std::string_view udp_warning = "UDP is not supported yet; servi
 struct CacheServerConfig {
   /// Listeners (handlers left empty: main() sets them), -t, -c, -R, idle_timeout and -v.
   ServerOptions server;
+  /// The protocol of each of server.listeners, in order: its -l proto[...] prefix, else -B.
+  std::vector<cache::ProtocolChoice> protocols;
   cache::StoreOptions store;         ///< -m and -I
-  cache::EndpointOptions endpoint;   ///< -B, -C and -F
+  cache::EndpointOptions endpoint;   ///< -B (for `stats settings` and listeners without proto[...]), -C and -F
   std::string user;                  ///< -u: the account to switch to after binding, when started as root
   int udp_port = 0;                  ///< -U as given (0 = off); UDP is never served
   bool udp_ignored = false;          ///< -U asked for UDP on a network listener: warned about, not served
@@ -90,10 +92,6 @@ std::string cache_server_usage();
 
 /// The -V line: "cache_server <token>", where <token> is what the `version` command answers.
 std::string cache_server_version_line();
-
-/// memcached's name for a protocol choice ("auto-negotiate", "ascii", "binary"); also the
-/// listener name shown in "<fd server listening (name)".
-std::string_view protocol_label(cache::ProtocolChoice protocol) noexcept;
 
 /// What to do about the process's identity once the listeners are bound.
 enum class PrivilegeAction : std::uint8_t {

@@ -6,18 +6,6 @@
 
 namespace connkit::examples {
 
-std::string_view protocol_label(cache::ProtocolChoice protocol) noexcept {
-  switch (protocol) {
-    case cache::ProtocolChoice::ascii:
-      return "ascii";
-    case cache::ProtocolChoice::binary:
-      return "binary";
-    case cache::ProtocolChoice::negotiate:
-      break;
-  }
-  return "auto-negotiate";
-}
-
 std::string cache_server_version_line() { return "cache_server " + cache::EndpointOptions{}.version; }
 
 std::string cache_server_usage() {
@@ -52,7 +40,7 @@ std::string cache_server_usage() {
          "-C, --disable-cas         disable use of CAS\n"
          "-b, --listen-backlog=<num> set the backlog queue limit (default: " + n(listener.backlog) + ")\n" +
          "-B, --protocol=<name>     protocol - one of ascii, binary, or auto (default: " +
-         std::string(protocol_label(endpoint.protocol)) + ")\n" +
+         std::string(cache::protocol_text(endpoint.protocol)) + ")\n" +
          "-I, --max-item-size=<num> adjusts max item size (default: " + n(store.item_size_max / mib) +
          "m, min: " + n(item_size_lower_limit / kib) + "k, max: " + n(item_size_upper_limit / mib) + "m)\n" +
          "-F, --disable-flush-all   disable flush_all command\n"

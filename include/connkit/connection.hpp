@@ -88,7 +88,8 @@ class Connection {
   void set_verbosity(int level) noexcept;
   /// Writes a line to the server's log sink if `level` <= verbosity().
   void log(int level, std::string_view line) const;
-  /// This connection's protocol handler.
+  /// This connection's protocol handler: on a negotiating listener, the one its first byte
+  /// chose (the one whose callback is running).
   ProtocolHandler& handler() noexcept;
 
  private:

@@ -21,8 +21,11 @@ enum class Transport : std::uint8_t {
   udp,          ///< UDP: each datagram is one input; replies go back to its sender
 };
 
-/// Makes the handler for one pooled connection. It is called only when the pool has no
-/// free struct; the handler is then reused (on_close(), later on_open()) with its struct.
+/// Makes a protocol handler for one pooled connection struct. It is called only when a
+/// struct needs a handler of its kind for the first time (a new struct, or a negotiating
+/// struct's first client of that protocol); the handler is then kept and reused with its
+/// struct (on_close(), later on_open()). Called on the struct's worker thread, and once by
+/// Server::start() to read a pinned listener's protocol_name() when its `name` is empty.
 /// Throwing std::bad_alloc (or anything) refuses that one connection; the server goes on.
 using HandlerFactory = std::function<std::unique_ptr<ProtocolHandler>()>;
 
@@ -35,7 +38,10 @@ struct ListenerOptions {
   unsigned unix_mode = 0700;             ///< unix_stream: the socket file's mode (memcached's -a)
   int backlog = 1024;                    ///< listen() backlog (memcached's -b)
   bool reuse_port = false;               ///< tcp: one SO_REUSEPORT acceptor per worker instead of one shared
-  std::string name = "auto-negotiate";   ///< shown in "<fd server listening (name)"
+  /// Shown in "<fd server listening (name)". Empty (the default): memcached's name for the
+  /// listener's kind, filled in by Server::start(): "auto-negotiate" for a negotiating
+  /// listener, else the protocol_name() of a handler start() makes once to ask.
+  std::string name;
   /// Sent to a client refused by max_connections before it is closed.
   std::string reject_message = "ERROR Too many open connections\r\n";
   /// DeferredReply handles one connection may hold before its input is no longer parsed
@@ -49,7 +55,15 @@ struct ListenerOptions {
   unsigned keepalive_count = 0;          ///< TCP_KEEPCNT; 0 = the kernel's default
   int receive_buffer = 0;                ///< SO_RCVBUF in bytes; 0 = the kernel's default
   int send_buffer = 0;                   ///< SO_SNDBUF in bytes; 0 = the kernel's default
-  HandlerFactory handler;                ///< required: makes this listener's protocol handlers
+  /// Makes this listener's protocol handlers: for every connection, or, with binary_handler
+  /// set too, for each connection whose first byte is not 0x80. Required for udp.
+  HandlerFactory handler;
+  /// Optional (stream listeners only): makes handlers for connections whose first byte is
+  /// 0x80, memcached's binary protocol magic. With `handler` set too, the listener
+  /// negotiates: the first byte a connection receives chooses its handler, as memcached's
+  /// `-B auto` (docs/protocol-handlers.md, "Negotiating listeners"). Alone, it pins the
+  /// listener to the handlers it makes. At least one of the two must be set.
+  HandlerFactory binary_handler;
 };
 
 /// Everything a Server is built from. Plain values; validated by Server::start().

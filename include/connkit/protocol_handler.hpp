@@ -80,7 +80,10 @@ class Action {
 /// Subclass to implement a protocol. Each pooled connection has its own handler instance,
 /// made by the listener's HandlerFactory, so per-connection protocol state lives in the
 /// subclass's members. When the connection closes the instance is kept with the pooled
-/// struct and reused: on_close() must reset what on_open() expects to find fresh.
+/// struct and reused: on_close() must reset what on_open() expects to find fresh. On a
+/// negotiating listener (ListenerOptions::binary_handler) a struct keeps at most one handler
+/// of each kind, made the first time a client of that protocol uses the struct; only the
+/// chosen one sees the connection.
 /// Every call runs on the connection's worker thread; none may block.
 class ProtocolHandler {
  public:
@@ -88,7 +91,10 @@ class ProtocolHandler {
 
   /// A client connected (or a pooled struct was reused for a new one). Replies queued here
   /// (a greeting) are sent before any input is read. Connection::refuse() turns the client
-  /// away (counted in refused_connections).
+  /// away (counted in refused_connections). On a negotiating listener the protocol is not
+  /// known until input arrives: on_open() runs on the handler the first byte chose, once
+  /// that input is buffered and before on_input() sees it (a greeting then goes out ahead
+  /// of the first reply); a client that closes before sending a byte reaches no handler.
   virtual void on_open(Connection& conn) { (void)conn; }
 
   /// Parse at most one request from the start of `input` and queue its replies on `conn`.
@@ -115,14 +121,16 @@ class ProtocolHandler {
   /// it is sent after the replies already queued and deferred, then the connection closes.
   virtual void on_stop(Connection& conn) { (void)conn; }
 
-  /// The connection is about to return to the pool; drop per-connection state. Its
-  /// outstanding DeferredReply handles are already cancelled (completing them returns false).
+  /// The connection is about to return to the pool; drop per-connection state. Called on
+  /// the handler on_open() ran on, if it ran (even if it threw). Its outstanding
+  /// DeferredReply handles are already cancelled (completing them returns false).
   virtual void on_close(Connection& conn, boost::system::error_code reason) noexcept {
     (void)conn;
     (void)reason;
   }
 
-  /// Protocol name for logs ("<17 new ascii client connection.").
+  /// Protocol name for logs ("<17 new ascii client connection.", "17: Client using the ascii
+  /// protocol") and for a pinned listener's default name ("<16 server listening (ascii)").
   virtual std::string_view protocol_name() const noexcept { return "custom"; }
 
   /// Overrides the state the library chose (`proposed`) for `action` taken in `from`.

@@ -2,6 +2,9 @@
 
 #include <memory>
 #include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
 
 #include "command_counters.hpp"
 #include "prefix_stats.hpp"
@@ -15,7 +18,15 @@ namespace {
 /// v -= base, never below zero (a counter read just before a reset can lag its baseline).
 void subtract(std::uint64_t& v, std::uint64_t base) noexcept { v = v >= base ? v - base : 0; }
 
+// placeholder until the binary protocol lands
+class BinaryPlaceholder final : public ProtocolHandler {
+ public:
+  Action on_input(Connection&, std::span<const char>) override { return Action::close(); }
+  std::string_view protocol_name() const noexcept override { return "binary"; }
+};
+
 }  // namespace
+
 
 /// The totals `stats reset` saw, subtracted from later reads. Only `stats` requests take
 /// the lock, never a data command.
@@ -48,6 +59,16 @@ Endpoint::~Endpoint() = default;
 
 HandlerFactory Endpoint::handler_factory() {
   return [this] { return std::make_unique<detail::TextHandler>(*this, loads_.get()); };
+}
+
+HandlerFactory Endpoint::binary_handler_factory() {
+  return [] { return std::make_unique<BinaryPlaceholder>(); };
+}
+
+void Endpoint::configure(ListenerOptions& listener, ProtocolChoice protocol) {
+  listener.handler = protocol == ProtocolChoice::binary ? HandlerFactory() : handler_factory();
+  listener.binary_handler = protocol == ProtocolChoice::ascii ? HandlerFactory() : binary_handler_factory();
+  listener.name = std::string(protocol_text(protocol));
 }
 
 detail::CommandCounters& Endpoint::counters(unsigned worker) {

@@ -129,10 +129,7 @@ std::string settings_stats(const Endpoint& endpoint, int verbosity) {
     stat.line("evictions", "on");
     stat.line("cas_enabled", o.cas_enabled ? "yes" : "no");
   }
-  const char* protocol = o.protocol == ProtocolChoice::ascii    ? "ascii"
-                         : o.protocol == ProtocolChoice::binary ? "binary"
-                                                                : "auto-negotiate";
-  stat.line("binding_protocol", protocol);
+  stat.line("binding_protocol", protocol_text(o.protocol));
   stat("item_size_max", store.options().item_size_max);
   stat.line("flush_enabled", o.flush_enabled ? "yes" : "no");
   return out;

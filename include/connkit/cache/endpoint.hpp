@@ -56,8 +56,20 @@ class LoadCompletion {
 using Loader = std::function<void(std::string_view key, boost::asio::io_context::executor_type executor,
                                   LoadCompletion done)>;
 
-/// Which protocols a listener speaks (memcached's -B).
-enum class ProtocolChoice : std::uint8_t { negotiate, ascii, binary };
+/// Which protocols a listener speaks (memcached's -B, or -l proto[...]:).
+enum class ProtocolChoice : std::uint8_t {
+  negotiate,  ///< the first byte chooses: 0x80 the binary protocol, else ascii (-B auto)
+  ascii,      ///< the text protocol (and meta commands) only
+  binary,     ///< the binary protocol only
+};
+
+/// memcached's name for a protocol choice (its prot_text()): "auto-negotiate", "ascii" or
+/// "binary", as in "<16 server listening (ascii)" and `stats settings` binding_protocol.
+constexpr std::string_view protocol_text(ProtocolChoice protocol) noexcept {
+  return protocol == ProtocolChoice::ascii    ? "ascii"
+         : protocol == ProtocolChoice::binary ? "binary"
+                                              : "auto-negotiate";
+}
 
 /// Settings of a cache endpoint beyond its store.
 struct EndpointOptions {
@@ -126,8 +138,10 @@ class PrefixStats;
 /// ```
 /// cache::Store store({.memory_limit = 64 << 20});
 /// cache::Endpoint endpoint(store);
+/// ListenerOptions listener{.port = 11211};
+/// endpoint.configure(listener, cache::ProtocolChoice::negotiate);  // memcached's -B auto
 /// ServerOptions options;
-/// options.listeners.push_back({.port = 11211, .handler = endpoint.handler_factory()});
+/// options.listeners.push_back(std::move(listener));
 /// Server server(std::move(options));
 /// endpoint.attach(server);   // `stats` reports this server's connections
 /// server.start();
@@ -139,8 +153,14 @@ class Endpoint {
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
 
-  /// The factory for ListenerOptions::handler.
+  /// The factory for ListenerOptions::handler: the text protocol (and meta commands).
   HandlerFactory handler_factory();
+  /// The factory for ListenerOptions::binary_handler: the binary protocol.
+  HandlerFactory binary_handler_factory();
+  /// Makes `listener` speak `protocol`: sets its handler, binary_handler and name
+  /// (protocol_text()). negotiate sets both factories, so the first byte of each connection
+  /// chooses; ascii or binary pins the listener to one.
+  void configure(ListenerOptions& listener, ProtocolChoice protocol);
   /// The server whose connection stats `stats` reports (optional; call before start()).
   void attach(const Server& server) noexcept { server_ = &server; }
 
