@@ -203,7 +203,7 @@ TEST_CASE("option -B picks the listeners' protocol", "[cache_server]") {
   CHECK(unix_socket.config.protocols == std::vector<ProtocolChoice>{ProtocolChoice::binary});
 }
 
-TEST_CASE("option -l takes memcached's proto[...] prefix per listener", "[cache_server]") {
+TEST_CASE("option -l takes memcached's proto prefix per listener", "[cache_server]") {
   using connkit::cache::ProtocolChoice;
   const auto protocols = [](std::initializer_list<const char*> args) { return parse(args).config.protocols; };
   SECTION("each entry of a list, beside plain ones that follow -B") {

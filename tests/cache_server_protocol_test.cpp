@@ -172,7 +172,7 @@ TEST_CASE("cache_server -B ascii and -B binary pin every listener, UNIX sockets 
   }
 }
 
-TEST_CASE("cache_server -l proto[ascii]: pins one listener beside negotiating ones", "[cache_server]") {
+TEST_CASE("cache_server -l with the ascii proto prefix pins one listener beside negotiating ones", "[cache_server]") {
   const std::uint16_t pinned = free_port();
   const std::uint16_t negotiating = free_port();
   CacheServer server({"-l", "proto[ascii]:127.0.0.1:" + std::to_string(pinned) + ",127.0.0.1:" +
@@ -191,7 +191,7 @@ TEST_CASE("cache_server -l proto[ascii]: pins one listener beside negotiating on
   CHECK(server.logged(": Client using the binary protocol"));
 }
 
-TEST_CASE("cache_server refuses an unterminated proto[ and keeps -B for a name it does not know",
+TEST_CASE("cache_server refuses an unterminated proto prefix and keeps -B for a name it does not know",
           "[cache_server]") {
   const std::uint16_t port = free_port();
   {
