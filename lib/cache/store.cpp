@@ -311,6 +311,26 @@ StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compa
   return StoreResult::stored;
 }
 
+StoreResult Store::set(std::string_view key, std::string_view value, std::uint32_t flags, std::int64_t exptime) {
+  return store(key, value, StoreMode::set, flags, exptime);
+}
+
+StoreResult Store::store(std::string_view key, std::string_view value, StoreMode mode, std::uint32_t flags,
+                         std::int64_t exptime, std::uint64_t compare) {
+  const bool storable = !key.empty() && key.size() <= max_key_length && !too_large(key.size(), value.size());
+  ItemRef item = storable ? allocate(key, flags, exptime, value.size()) : ItemRef();
+  if (!item) {
+    // memcached's process_update_command: a set that fails (too large or no memory) takes the
+    // old value with it. A bad key names no item.
+    if (mode == StoreMode::set && !key.empty() && key.size() <= max_key_length) remove(key);
+    return storable ? StoreResult::no_memory : StoreResult::not_stored;
+  }
+  const std::span<char> room = item->value_with_crlf();
+  if (!value.empty()) std::memcpy(room.data(), value.data(), value.size());
+  std::memcpy(room.data() + value.size(), "\r\n", 2);
+  return store(item, mode, compare);
+}
+
 StoreResult Store::store_joined(const ItemRef& ref, bool append, std::uint64_t compare) {
   const ItemHeader* item = &header(*ref);
   Shard& shard = shard_for(item->hash);
