@@ -173,3 +173,60 @@ TEST_CASE("a host's set that cannot be stored says why and takes the old value w
   for (const cache::ItemRef& r : held) REQUIRE(r);
   CHECK(store.set("k", std::string(100, 'n')) == cache::StoreResult::no_memory);
 }
+
+TEST_CASE("bytes counts linked items only, not items held by an unfinished set or a reply", "[cache][store]") {
+  std::int64_t now = start_time;
+  cache::Store store(options(1u << 20, &now));
+  // Allocated, not yet linked: a set whose value is still arriving.
+  cache::ItemRef pending = store.allocate("k", 0, 0, 100);
+  REQUIRE(pending);
+  CHECK(store.stats().bytes == 0);
+  CHECK(store.stats().total_malloced > 0);
+  std::memcpy(pending->value_with_crlf().data(), std::string(100, 'a').append("\r\n").data(), 102);
+  REQUIRE(store.store(pending, cache::StoreMode::set) == cache::StoreResult::stored);
+  const std::size_t first = pending->total_size();
+  CHECK(store.stats().bytes == first);
+  pending.reset();
+
+  // A reply in flight holds the item (get's ItemRef stands for Item::owner()).
+  cache::ItemRef reply = store.get("k");
+  REQUIRE(reply);
+  REQUIRE(store.set("k", std::string(300, 'b')) == cache::StoreResult::stored);  // overwrite
+  const std::size_t second = store.get("k")->total_size();
+  CHECK(second != first);
+  CHECK(store.stats().bytes == second);
+  CHECK(store.remove("k"));
+  CHECK(store.stats().bytes == 0);
+  CHECK(store.stats().curr_items == 0);
+  const auto held = store.stats().total_malloced;
+  CHECK(held >= first);  // the reply's item still holds its chunk...
+  reply.reset();
+  CHECK(store.stats().bytes == 0);  // ...and dropping it changes no live count
+  CHECK(store.stats().total_malloced == held);  // (its chunk goes onto a free list)
+}
+
+TEST_CASE("bytes follows append, incr into a new item, eviction and expiry", "[cache][store]") {
+  std::int64_t now = start_time;
+  cache::Store store(options(10 * 240, &now, 1));
+  std::vector<std::string> keys{"a", "b"};
+  for (int i = 0; i < 20; ++i) keys.push_back(name("k", i));
+  auto sum_of_live = [&] {
+    std::uint64_t sum = 0;
+    for (const std::string& k : keys) {
+      if (const cache::ItemRef item = store.get(k)) sum += item->total_size();
+    }
+    return sum;
+  };
+  REQUIRE(store.set("a", "1") == cache::StoreResult::stored);
+  REQUIRE(store.store("a", "23", cache::StoreMode::append) == cache::StoreResult::stored);
+  std::uint64_t n = 0;
+  REQUIRE(store.arithmetic("a", true, 900, n) == cache::ArithResult::ok);  // 123 -> 1023: longer, a new item
+  REQUIRE(store.set("b", "x", 0, 10) == cache::StoreResult::stored);
+  CHECK(store.stats().bytes == sum_of_live());
+  now += 10;
+  CHECK_FALSE(store.get("b"));  // expired, unlinked on the way
+  CHECK(store.stats().bytes == sum_of_live());
+  for (int i = 0; i < 20; ++i) REQUIRE(store.set(name("k", i), std::string(100, 'v')) == cache::StoreResult::stored);
+  CHECK(store.stats().evictions > 0);
+  CHECK(store.stats().bytes == sum_of_live());
+}

@@ -140,7 +140,6 @@ ItemHeader* Store::new_item(std::string_view key, std::size_t value_size) noexce
   item->hash = hash;
   item->memory = memory_.get();
   std::memcpy(item->data, key.data(), key.size());
-  memory_->used_bytes.fetch_add(size, std::memory_order_relaxed);
   return item;
 }
 
@@ -248,6 +247,9 @@ void Store::link_locked(Shard& shard, ItemHeader* item) noexcept {
   item->refs.fetch_add(1, std::memory_order_relaxed);  // the table's reference
   ++shard.count;
   ++shard.total_items;
+  // `bytes` counts linked items only (memcached's do_item_link/do_item_unlink): an item held
+  // only by an unfinished set or a reply still being sent is not live data.
+  shard.bytes += item->total_size();
 }
 
 void Store::unlink_locked(Shard& shard, ItemHeader* item) noexcept {
@@ -261,6 +263,7 @@ void Store::unlink_locked(Shard& shard, ItemHeader* item) noexcept {
   item->hash_next = item->lru_prev = item->lru_next = nullptr;
   item->linked = false;
   --shard.count;
+  shard.bytes -= item->total_size();
   ItemRef dropped(item_of(item), store_access);  // the table's reference; freed now unless a reply still holds one
 }
 
@@ -481,13 +484,13 @@ StoreStats Store::stats() const {
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mutex);
     s.curr_items += shard->count;
+    s.bytes += shard->bytes;
     s.total_items += shard->total_items;
     s.evictions += shard->evictions;
     s.reclaimed += shard->reclaimed;
     s.expired_unfetched += shard->expired_unfetched;
     s.evicted_unfetched += shard->evicted_unfetched;
   }
-  s.bytes = memory_->used_bytes.load(std::memory_order_relaxed);
   s.total_malloced = memory_->slabs.allocated();
   s.limit_maxbytes = options_.memory_limit;
   return s;
