@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -119,4 +120,113 @@ TEST_CASE("append and incr at the memory limit make room by eviction", "[cache][
   CHECK(result == 100);
   CHECK(value_of(store, "n") == "100");
   CHECK(store.stats().total_malloced <= 10 * 240);
+}
+
+TEST_CASE("set and store copy a host's value and add the \"\\r\\n\" replies send", "[cache][store]") {
+  std::int64_t now = start_time;
+  cache::Store store(options(1u << 20, &now));
+  CHECK(store.set("k", "hello", 42, 100) == cache::StoreResult::stored);
+  cache::ItemRef item = store.get("k");
+  REQUIRE(item);
+  CHECK(std::string(item->value_with_crlf().data(), item->value_with_crlf().size()) == "hello\r\n");
+  CHECK(item->flags() == 42);
+  CHECK(item->exptime() == start_time + 100);  // absolute_exptime()'s rules
+  CHECK(store.set("e", "") == cache::StoreResult::stored);
+  CHECK(std::string(store.get("e")->value_with_crlf().data(), 2) == "\r\n");
+  CHECK(store.set("gone", "x", 0, -1) == cache::StoreResult::stored);  // negative: already expired
+  CHECK_FALSE(store.get("gone"));
+
+  CHECK(store.store("k", "x", cache::StoreMode::add) == cache::StoreResult::not_stored);
+  CHECK(store.store("new", "x", cache::StoreMode::replace) == cache::StoreResult::not_stored);
+  CHECK(store.store("new", "x", cache::StoreMode::add) == cache::StoreResult::stored);
+  CHECK(store.store("new", "yz", cache::StoreMode::replace, 5) == cache::StoreResult::stored);
+  CHECK(store.store("new", "!", cache::StoreMode::append, 9, 1) == cache::StoreResult::stored);
+  CHECK(value_of(store, "new") == "yz!");
+  CHECK(store.get("new")->flags() == 5);  // append keeps the old item's flags and expiry
+  CHECK(store.get("new")->exptime() == 0);
+  const std::uint64_t unique = store.get("new")->cas();
+  CHECK(store.store("new", "c", cache::StoreMode::cas, 0, 0, unique + 1) == cache::StoreResult::exists);
+  CHECK(store.store("new", "c", cache::StoreMode::cas, 0, 0, unique) == cache::StoreResult::stored);
+  CHECK(store.store("absent", "c", cache::StoreMode::cas, 0, 0, 1) == cache::StoreResult::not_found);
+  CHECK(value_of(store, "new") == "c");
+}
+
+TEST_CASE("a host's set that cannot be stored says why and takes the old value with it", "[cache][store]") {
+  std::int64_t now = start_time;
+  cache::Store store(options(10 * 240, &now, 1));
+  REQUIRE(store.set("k", "old") == cache::StoreResult::stored);
+  const std::string huge(256u << 10, 'h');
+  CHECK(store.too_large(1, huge.size()));
+  CHECK(store.store("k", huge, cache::StoreMode::replace) == cache::StoreResult::not_stored);
+  CHECK(value_of(store, "k") == "old");  // only a set removes it, as memcached's
+  CHECK(store.set("k", huge) == cache::StoreResult::not_stored);
+  CHECK(value_of(store, "k") == "<missing>");
+  CHECK(store.set("", "x") == cache::StoreResult::not_stored);
+  CHECK(store.set(std::string(cache::max_key_length + 1, 'k'), "x") == cache::StoreResult::not_stored);
+  CHECK(store.set(std::string(cache::max_key_length, 'k'), "x") == cache::StoreResult::stored);
+
+  // No room: every chunk is held by an item nobody linked (sets still arriving).
+  store.flush_all(0);
+  CHECK(store.reclaim_expired() == 1);
+  std::vector<cache::ItemRef> held;
+  for (int i = 0; i < 10; ++i) held.push_back(store.allocate(name("held", i), 0, 0, 100));
+  for (const cache::ItemRef& r : held) REQUIRE(r);
+  CHECK(store.set("k", std::string(100, 'n')) == cache::StoreResult::no_memory);
+}
+
+TEST_CASE("bytes counts linked items only, not items held by an unfinished set or a reply", "[cache][store]") {
+  std::int64_t now = start_time;
+  cache::Store store(options(1u << 20, &now));
+  // Allocated, not yet linked: a set whose value is still arriving.
+  cache::ItemRef pending = store.allocate("k", 0, 0, 100);
+  REQUIRE(pending);
+  CHECK(store.stats().bytes == 0);
+  CHECK(store.stats().total_malloced > 0);
+  std::memcpy(pending->value_with_crlf().data(), std::string(100, 'a').append("\r\n").data(), 102);
+  REQUIRE(store.store(pending, cache::StoreMode::set) == cache::StoreResult::stored);
+  const std::size_t first = pending->total_size();
+  CHECK(store.stats().bytes == first);
+  pending.reset();
+
+  // A reply in flight holds the item (get's ItemRef stands for Item::owner()).
+  cache::ItemRef reply = store.get("k");
+  REQUIRE(reply);
+  REQUIRE(store.set("k", std::string(300, 'b')) == cache::StoreResult::stored);  // overwrite
+  const std::size_t second = store.get("k")->total_size();
+  CHECK(second != first);
+  CHECK(store.stats().bytes == second);
+  CHECK(store.remove("k"));
+  CHECK(store.stats().bytes == 0);
+  CHECK(store.stats().curr_items == 0);
+  const auto held = store.stats().total_malloced;
+  CHECK(held >= first);  // the reply's item still holds its chunk...
+  reply.reset();
+  CHECK(store.stats().bytes == 0);  // ...and dropping it changes no live count
+  CHECK(store.stats().total_malloced == held);  // (its chunk goes onto a free list)
+}
+
+TEST_CASE("bytes follows append, incr into a new item, eviction and expiry", "[cache][store]") {
+  std::int64_t now = start_time;
+  cache::Store store(options(10 * 240, &now, 1));
+  std::vector<std::string> keys{"a", "b"};
+  for (int i = 0; i < 20; ++i) keys.push_back(name("k", i));
+  auto sum_of_live = [&] {
+    std::uint64_t sum = 0;
+    for (const std::string& k : keys) {
+      if (const cache::ItemRef item = store.get(k)) sum += item->total_size();
+    }
+    return sum;
+  };
+  REQUIRE(store.set("a", "1") == cache::StoreResult::stored);
+  REQUIRE(store.store("a", "23", cache::StoreMode::append) == cache::StoreResult::stored);
+  std::uint64_t n = 0;
+  REQUIRE(store.arithmetic("a", true, 900, n) == cache::ArithResult::ok);  // 123 -> 1023: longer, a new item
+  REQUIRE(store.set("b", "x", 0, 10) == cache::StoreResult::stored);
+  CHECK(store.stats().bytes == sum_of_live());
+  now += 10;
+  CHECK_FALSE(store.get("b"));  // expired, unlinked on the way
+  CHECK(store.stats().bytes == sum_of_live());
+  for (int i = 0; i < 20; ++i) REQUIRE(store.set(name("k", i), std::string(100, 'v')) == cache::StoreResult::stored);
+  CHECK(store.stats().evictions > 0);
+  CHECK(store.stats().bytes == sum_of_live());
 }

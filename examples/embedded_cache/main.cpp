@@ -6,7 +6,6 @@
 
 #include <utility>  // before Asio (Boost 1.74)
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -92,14 +91,9 @@ class ClockApp {
     store_.remove("app:inbox");
   }
 
+  // The store copies the value and adds the "\r\n" clients' replies need.
   bool put(std::string_view key, std::string_view value, cache::StoreMode mode) {
-    const cache::ItemRef item = store_.allocate(key, 0, 0, value.size());
-    if (!item) return false;
-    const std::span<char> room = item->value_with_crlf();
-    std::copy(value.begin(), value.end(), room.begin());
-    room[value.size()] = '\r';
-    room[value.size() + 1] = '\n';
-    return store_.store(item, mode) == cache::StoreResult::stored;
+    return store_.store(key, value, mode) == cache::StoreResult::stored;
   }
 
   boost::asio::steady_timer timer_;

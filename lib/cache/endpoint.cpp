@@ -1,5 +1,6 @@
 #include <connkit/cache/endpoint.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -8,6 +9,7 @@
 
 #include "command_counters.hpp"
 #include "prefix_stats.hpp"
+#include "incoming_value.hpp"
 #include "read_through.hpp"
 #include "text_protocol.hpp"
 
@@ -51,7 +53,9 @@ Endpoint::Endpoint(Store& store, EndpointOptions options)
       counters_(std::make_unique<detail::CommandCounters[]>(max_endpoint_workers)),
       baseline_(std::make_unique<Baseline>()),
       loads_(options_.loader ? std::make_unique<detail::LoadTable>(store, options_) : nullptr),
-      prefixes_(std::make_unique<detail::PrefixStats>(options_.prefix_delimiter)) {
+      prefixes_(std::make_unique<detail::PrefixStats>(options_.prefix_delimiter)),
+      staging_(std::make_unique<detail::ValueStaging>(
+          std::max(options_.max_staged_bytes, store.options().item_size_max))) {
   prefixes_->enable(options_.detail_enabled);
 }
 
@@ -103,6 +107,14 @@ ServerStats Endpoint::connection_stats() const {
   for (const ConnectionStatField& c : connection_stat_fields) {
     if (c.reset) subtract(s.total.*(c.field), base.*(c.field));
   }
+  return s;
+}
+
+StagingStats Endpoint::staging_stats() const noexcept {
+  StagingStats s;
+  s.staged_bytes = staging_->held();
+  s.staged_refused = staging_->refused();
+  s.max_staged_bytes = staging_->limit();
   return s;
 }
 

@@ -32,11 +32,11 @@ ItemRef Executor::get_and_touch(std::string_view key, std::int64_t exptime) {
   return item;
 }
 
-void Executor::refuse_store(const Request& request, bool too_large) {
+void Executor::refuse_store(std::string_view key, bool remove_old, bool too_large) {
   (too_large ? stats_[&CommandStats::store_too_large] : stats_[&CommandStats::store_no_memory]).add();
   // memcached unlinks the old value when a set's new one cannot be stored; meta ms does it
   // for every mode.
-  if (request.mode == StoreMode::set || request.command == Command::meta_set) store().remove(request.key);
+  if (remove_old) store().remove(key);
 }
 
 StoreResult Executor::store_item(const ItemRef& item, StoreMode mode, std::uint64_t cas, bool set_stale) {

@@ -40,7 +40,11 @@ class Executor {
   void begin_store(const Request& request);
   /// A storage command's value could not be taken (too large or no memory): counted, and for a
   /// set the key's old value is removed (a failed set must not leave it behind, as memcached).
-  void refuse_store(const Request& request, bool too_large);
+  void refuse_store(const Request& request, bool too_large) {
+    refuse_store(request.key, request.mode == StoreMode::set || request.command == Command::meta_set, too_large);
+  }
+  /// The same once the request is gone: `remove_old` for a set or meta set.
+  void refuse_store(std::string_view key, bool remove_old, bool too_large);
   /// A storage command's value arrived: links `item` as request.mode says. Counts cmd_set and
   /// the cas_* counters.
   StoreResult store_item(const Request& request, const ItemRef& item) {

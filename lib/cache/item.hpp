@@ -35,20 +35,19 @@ inline ItemRef share(ItemHeader* h) noexcept {
   return ItemRef(item_of(h), store_access);
 }
 
-/// Where items' memory comes from and goes back to: the size classes, and the bytes of the
-/// items made from them. An item points here, so dropping its last reference (ItemRef,
-/// anywhere) frees it without reaching into the Store.
+/// Where items' memory comes from and goes back to: the size classes. An item points here,
+/// so dropping its last reference (ItemRef, anywhere) frees it without reaching into the
+/// Store. (The `bytes` stat is not kept here: it counts linked items only, so the shards
+/// count it as they link and unlink.)
 struct ItemMemory {
   ItemMemory(std::size_t smallest, std::size_t largest) : slabs(smallest, largest) {}
 
   SlabAllocator slabs;
-  std::atomic<std::size_t> used_bytes{0};  // total_size() of every item not yet released
 
   /// Destroys an item whose last reference is gone and gives its chunk back.
   void release(ItemHeader* h) noexcept {
     const std::size_t size = h->total_size();
     const std::uint8_t cls = h->slab_class;
-    used_bytes.fetch_sub(size, std::memory_order_relaxed);
     item_of(h)->~Item();
     slabs.deallocate(h, cls, size);
   }

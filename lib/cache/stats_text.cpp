@@ -132,6 +132,8 @@ std::string settings_stats(const Endpoint& endpoint, int verbosity) {
   stat.line("binding_protocol", protocol_text(o.protocol));
   stat("item_size_max", store.options().item_size_max);
   stat.line("flush_enabled", o.flush_enabled ? "yes" : "no");
+  // Not memcached's: the bound on values still arriving (EndpointOptions::max_staged_bytes).
+  stat("max_staged_bytes", endpoint.staging_stats().max_staged_bytes);
   return out;
 }
 

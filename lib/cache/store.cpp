@@ -140,7 +140,6 @@ ItemHeader* Store::new_item(std::string_view key, std::size_t value_size) noexce
   item->hash = hash;
   item->memory = memory_.get();
   std::memcpy(item->data, key.data(), key.size());
-  memory_->used_bytes.fetch_add(size, std::memory_order_relaxed);
   return item;
 }
 
@@ -248,6 +247,9 @@ void Store::link_locked(Shard& shard, ItemHeader* item) noexcept {
   item->refs.fetch_add(1, std::memory_order_relaxed);  // the table's reference
   ++shard.count;
   ++shard.total_items;
+  // `bytes` counts linked items only (memcached's do_item_link/do_item_unlink): an item held
+  // only by an unfinished set or a reply still being sent is not live data.
+  shard.bytes += item->total_size();
 }
 
 void Store::unlink_locked(Shard& shard, ItemHeader* item) noexcept {
@@ -261,6 +263,7 @@ void Store::unlink_locked(Shard& shard, ItemHeader* item) noexcept {
   item->hash_next = item->lru_prev = item->lru_next = nullptr;
   item->linked = false;
   --shard.count;
+  shard.bytes -= item->total_size();
   ItemRef dropped(item_of(item), store_access);  // the table's reference; freed now unless a reply still holds one
 }
 
@@ -309,6 +312,26 @@ StoreResult Store::store(const ItemRef& ref, StoreMode mode, std::uint64_t compa
   item->fetched.store(false, std::memory_order_relaxed);
   link_new_locked(shard, item, now);
   return StoreResult::stored;
+}
+
+StoreResult Store::set(std::string_view key, std::string_view value, std::uint32_t flags, std::int64_t exptime) {
+  return store(key, value, StoreMode::set, flags, exptime);
+}
+
+StoreResult Store::store(std::string_view key, std::string_view value, StoreMode mode, std::uint32_t flags,
+                         std::int64_t exptime, std::uint64_t compare) {
+  const bool storable = !key.empty() && key.size() <= max_key_length && !too_large(key.size(), value.size());
+  ItemRef item = storable ? allocate(key, flags, exptime, value.size()) : ItemRef();
+  if (!item) {
+    // memcached's process_update_command: a set that fails (too large or no memory) takes the
+    // old value with it. A bad key names no item.
+    if (mode == StoreMode::set && !key.empty() && key.size() <= max_key_length) remove(key);
+    return storable ? StoreResult::no_memory : StoreResult::not_stored;
+  }
+  const std::span<char> room = item->value_with_crlf();
+  if (!value.empty()) std::memcpy(room.data(), value.data(), value.size());
+  std::memcpy(room.data() + value.size(), "\r\n", 2);
+  return store(item, mode, compare);
 }
 
 StoreResult Store::store_joined(const ItemRef& ref, bool append, std::uint64_t compare) {
@@ -461,13 +484,13 @@ StoreStats Store::stats() const {
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mutex);
     s.curr_items += shard->count;
+    s.bytes += shard->bytes;
     s.total_items += shard->total_items;
     s.evictions += shard->evictions;
     s.reclaimed += shard->reclaimed;
     s.expired_unfetched += shard->expired_unfetched;
     s.evicted_unfetched += shard->evicted_unfetched;
   }
-  s.bytes = memory_->used_bytes.load(std::memory_order_relaxed);
   s.total_malloced = memory_->slabs.allocated();
   s.limit_maxbytes = options_.memory_limit;
   return s;

@@ -17,6 +17,7 @@ struct Store::Shard {
   std::mutex mutex;
   std::vector<detail::ItemHeader*> buckets = std::vector<detail::ItemHeader*>(1024, nullptr);
   std::size_t count = 0;
+  std::uint64_t bytes = 0;                 // total_size() of the linked items: memcached's `bytes`
   detail::ItemHeader* lru_head = nullptr;  // most recently used
   detail::ItemHeader* lru_tail = nullptr;
   std::uint64_t total_items = 0;

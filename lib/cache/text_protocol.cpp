@@ -70,6 +70,7 @@ void TextHandler::out_string(Connection& conn, std::string_view text) {
 
 Action TextHandler::on_input(Connection& conn, std::span<const char> input) {
   endpoint_.store().maybe_reclaim();
+  available_ = input.size();
   Request r;
   const ParseLimits limits{endpoint_.options().max_line, endpoint_.store().options().item_size_max};
   const ParseStatus status = parse_text(input, r, limits);
@@ -103,6 +104,7 @@ Action TextHandler::on_input_too_large(Connection& conn) {
 }
 
 void TextHandler::on_close(Connection&, boost::system::error_code) noexcept {
+  incoming_.reset();
   pending_ = PendingStore{};
   noreply_ = false;
 }
@@ -152,23 +154,21 @@ Action TextHandler::run_get(Connection& conn, Executor& exec, Request& r) {
 
 Action TextHandler::begin_value(Connection& conn, Executor& exec, Request& r) {
   exec.begin_store(r);
-  Store& store = exec.store();
-  ItemRef item = store.allocate(r.key, r.flags, r.exptime, r.value_size);
-  if (!item) {
-    const bool too_large = store.too_large(r.key.size(), r.value_size);
+  const IncomingValue::Begin begun = incoming_.begin(exec.store(), endpoint_.staging(), r.key, r.flags, r.exptime,
+                                                     r.value_size, 2, available_ - r.size);
+  if (begun != IncomingValue::Begin::ready) {
+    const bool too_large = begun == IncomingValue::Begin::too_large;
     exec.refuse_store(r, too_large);
     if (r.command == Command::meta_set) noreply_ = false;  // meta sets always report errors
     out_string(conn, too_large ? "SERVER_ERROR object too large for cache" : "SERVER_ERROR out of memory storing object");
     return Action::swallow(r.size, r.value_size + 2);
   }
-  if (r.command == Command::meta_set) header(*item).key_binary = r.meta.key_binary;
-  pending_.item = std::move(item);
   pending_.mode = r.mode;
   pending_.cas = r.cas;
   pending_.set_stale = r.set_stale;
   pending_.noreply = r.noreply;
   noreply_ = false;
-  return Action::read_body_into(r.size, pending_.item->value_with_crlf());
+  return Action::read_body_into(r.size, incoming_.destination());
 }
 
 Action TextHandler::run_storage(Connection& conn, Executor& exec, Request& r) {
@@ -177,18 +177,26 @@ Action TextHandler::run_storage(Connection& conn, Executor& exec, Request& r) {
 }
 
 Action TextHandler::on_body(Connection& conn, std::span<char> body) {
-  ItemRef item = std::move(pending_.item);
   Executor exec = executor(conn);
   noreply_ = pending_.noreply;
   const bool meta = pending_.meta;
   pending_.meta = false;
   const std::size_t n = body.size();
   if (n < 2 || body[n - 2] != '\r' || body[n - 1] != '\n') {
+    incoming_.reset();
     exec.counters()[&CommandStats::cmd_set].add();  // memcached counts the set it refuses
     if (meta) noreply_ = false;                      // meta sets always report errors
     out_string(conn, "CLIENT_ERROR bad data chunk");
     return Action::consumed(0);
   }
+  ItemRef item = incoming_.finish(exec.store());
+  if (!item) {  // a staged value found no memory once complete
+    exec.refuse_store(incoming_.key(), pending_.mode == StoreMode::set || meta, false);
+    if (meta) noreply_ = false;
+    out_string(conn, "SERVER_ERROR out of memory storing object");
+    return Action::consumed(0);
+  }
+  if (meta) header(*item).key_binary = pending_.key_binary;
   const StoreResult result = exec.store_item(item, pending_.mode, pending_.cas, pending_.set_stale);
   if (meta) {
     finish_meta_set(conn, item, result);

@@ -11,6 +11,7 @@
 #include <connkit/protocol_handler.hpp>
 
 #include "executor.hpp"
+#include "incoming_value.hpp"
 #include "request.hpp"
 
 namespace connkit::cache::detail {
@@ -19,8 +20,8 @@ class LoadTable;
 
 /// memcached's text and meta protocols (proto_text.c) as a connkit protocol handler: one per
 /// connection. parse_text() (text_parser.hpp) makes the Request, an Executor runs it, and the
-/// functions here compose the replies. Values are read straight into the new item
-/// (read_body_into) and sent zero-copy from it. With a load table (the endpoint has a
+/// functions here compose the replies. Values are received through IncomingValue (straight
+/// into the new item when they came with their header) and sent zero-copy from the item. With a load table (the endpoint has a
 /// loader) a get or mg miss waits for the key's load.
 class TextHandler final : public ProtocolHandler {
  public:
@@ -75,11 +76,12 @@ class TextHandler final : public ProtocolHandler {
   Endpoint& endpoint_;
   LoadTable* const loads_;  // null without a loader
   bool noreply_ = false;    // the request being answered said noreply (or meta q)
+  std::size_t available_ = 0;  // bytes of input on_input was given (the value may follow the header)
+  IncomingValue incoming_;     // a storage command's value on its way in
 
   // What a storage command keeps while its value arrives (the request's views die with its
   // input).
   struct PendingStore {
-    ItemRef item;
     StoreMode mode = StoreMode::set;
     std::uint64_t cas = 0;
     bool set_stale = false;

@@ -85,6 +85,19 @@ struct EndpointOptions {
   /// Called on a get, gets, gat, gats or mg miss (none: a miss is a miss). See docs/cache.md.
   Loader loader;
   std::chrono::seconds loaded_ttl{60};  ///< expiry of loaded items (memcached's exptime form)
+  /// Bytes all connections together may hold for storage-command values still arriving.
+  /// A value not yet complete waits outside the store, so a stalled client neither holds
+  /// nor evicts store memory; past this bound such a command is refused with memcached's
+  /// `SERVER_ERROR out of memory storing object`. Raised to item_size_max if below it, so a
+  /// value of any size the store takes can come in. See docs/cache.md, "Values on their way in".
+  std::size_t max_staged_bytes = 64u << 20;
+};
+
+/// Storage-command values still arriving, held outside the store (Endpoint::staging_stats()).
+struct StagingStats {
+  std::uint64_t staged_bytes = 0;      ///< bytes held now (a gauge)
+  std::uint64_t staged_refused = 0;    ///< commands refused at the limit since the endpoint was made
+  std::uint64_t max_staged_bytes = 0;  ///< the limit in force
 };
 
 /// Command counters (memcached's thread stats), summed over workers by Endpoint::command_stats().
@@ -130,6 +143,7 @@ namespace detail {
 struct CommandCounters;
 class LoadTable;
 class PrefixStats;
+class ValueStaging;
 }
 
 /// A memcached-compatible endpoint over a Store: makes protocol handlers for a connkit
@@ -180,12 +194,17 @@ class Endpoint {
   ServerStats connection_stats() const;
   /// The store's item stats, totals since the last reset. Thread-safe.
   StoreStats store_stats() const;
+  /// Values on their way in (EndpointOptions::max_staged_bytes). Not in `stats`, whose lines
+  /// stay memcached's; `stats settings` shows the limit. Thread-safe.
+  StagingStats staging_stats() const noexcept;
 
   /// Counters of worker `index`, written only by that worker's thread (internal).
   detail::CommandCounters& counters(unsigned worker);
   /// The per-prefix stats of `stats detail` (internal).
   detail::PrefixStats& prefix_stats() noexcept { return *prefixes_; }
   const detail::PrefixStats& prefix_stats() const noexcept { return *prefixes_; }
+  /// The bound on staged values, charged by the protocol handlers (internal).
+  detail::ValueStaging& staging() noexcept { return *staging_; }
 
  private:
   Store& store_;
@@ -197,6 +216,7 @@ class Endpoint {
   std::unique_ptr<Baseline> baseline_;                  // subtracted after `stats reset`
   std::unique_ptr<detail::LoadTable> loads_;            // keys being loaded; null without a loader
   std::unique_ptr<detail::PrefixStats> prefixes_;       // stats detail
+  std::unique_ptr<detail::ValueStaging> staging_;       // values whose bytes are still arriving
 };
 
 /// Workers an Endpoint keeps counters for (worker indexes at or above it share the last slot).

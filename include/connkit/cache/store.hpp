@@ -236,6 +236,20 @@ class Store {
   /// True if an item for this key and value size would exceed item_size_max.
   bool too_large(std::size_t key_size, std::size_t value_size) const noexcept;
 
+  /// Stores a copy of `value` under `key`, as a client's `set` does: the item is allocated,
+  /// filled and linked, with the "\r\n" that replies send after a value written here, so
+  /// nothing a host stores can desynchronise a client. `exptime` follows absolute_exptime().
+  /// Results: stored; no_memory when room cannot be found now; not_stored when the item can
+  /// never be stored (a key empty or over max_key_length, or an item over item_size_max,
+  /// which too_large() tells). A set that fails removes the key's old value, as memcached's
+  /// does, so a stale value never outlives a write that was meant to replace it.
+  StoreResult set(std::string_view key, std::string_view value, std::uint32_t flags = 0, std::int64_t exptime = 0);
+  /// The same for any mode: add and replace answer not_stored when their condition fails;
+  /// append and prepend keep the old item's flags and expiry (those given are ignored); cas
+  /// stores only over the item whose CAS unique is `compare`.
+  StoreResult store(std::string_view key, std::string_view value, StoreMode mode, std::uint32_t flags = 0,
+                    std::int64_t exptime = 0, std::uint64_t compare = 0);
+
   /// Links `item` under its key as `mode` says. For cas, `compare` is the client's unique;
   /// for append/prepend a non-zero `compare` must match too (meta ms with C).
   /// With `set_stale` (meta I) a cas older than the item's stores the value marked stale.
