@@ -18,6 +18,15 @@
 #   pipe   16 requests in flight per connection
 #   mget   one in flight, and every get asks for 10 distinct keys
 #
+# Binary protocol: PROTOCOL=binary starts both servers with "-B binary" and runs the binary
+# workloads instead (default WORKLOADS "bget90 bmget"; loadgen -m memcache-binary):
+#   bget90  as get90, in the request shape of memtier_benchmark's memcache_binary protocol:
+#           GET and SET (8 bytes of extras), opaque and cas 0, one in flight
+#   bmget   as mget, each get sent as 10 GETKQ and a NOOP (libmemcached's multi-get)
+#   bpipe   as pipe, in bget90's shape
+# PROTOCOL=text (the default) runs only text workloads, PROTOCOL=binary only binary ones:
+# a server started with -B binary closes text clients.
+#
 # Prints every run, then per workload the median of each server and, as the last lines,
 #   <workload>: throughput X.XXx  p99 X.XXx  efficiency X.XXx
 # (cache_server / memcached; p99 lower is better, the others higher).
@@ -30,6 +39,7 @@
 #                  being compared. PIN=0 disables pinning.
 #   MEMCACHED [memcached on PATH]  CACHE_SERVER [the built example]
 #   A_ARGS, B_ARGS  extra flags appended to A's or B's command line
+#   PROTOCOL [text]  text or binary (see above)
 # Exit status: 0 on success, 1 if a server or a loadgen run failed.
 
 set -uo pipefail
@@ -50,7 +60,12 @@ PRERUN=${PRERUN:-1}
 THREADS=${THREADS:-1}
 MEMORY=${MEMORY:-64}
 CONNS=${CONNS:-50}
-WORKLOADS=${WORKLOADS:-get90 pipe mget}
+PROTOCOL=${PROTOCOL:-text}
+case $PROTOCOL in
+  text) WORKLOADS=${WORKLOADS:-get90 pipe mget} ;;
+  binary) WORKLOADS=${WORKLOADS:-bget90 bmget} ;;
+  *) die "PROTOCOL must be text or binary" ;;
+esac
 SERVER_CPUS=${SERVER_CPUS:-0}
 LOADGEN_CPUS=${LOADGEN_CPUS:-0}
 PIN=${PIN:-1}
@@ -77,14 +92,18 @@ trap 'stop_servers; rm -rf "$work_dir"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Prints loadgen's flags for workload $1.
+# Prints loadgen's flags for workload $1 (of the protocol PROTOCOL).
 workload_args() {
-  local common=(-m memcache -c "$CONNS" -K 100000 -V 100 --set-ratio 0.1)
-  case $1 in
-    get90) echo "${common[*]} -d 1" ;;
-    pipe) echo "${common[*]} -d 16" ;;
-    mget) echo "${common[*]} -d 1 --mget 10" ;;
-    *) die "unknown workload '$1' (get90, pipe, mget)" ;;
+  local common=(-c "$CONNS" -K 100000 -V 100 --set-ratio 0.1)
+  case $PROTOCOL:$1 in
+    text:get90) echo "-m memcache ${common[*]} -d 1" ;;
+    text:pipe) echo "-m memcache ${common[*]} -d 16" ;;
+    text:mget) echo "-m memcache ${common[*]} -d 1 --mget 10" ;;
+    binary:bget90) echo "-m memcache-binary ${common[*]} -d 1" ;;
+    binary:bpipe) echo "-m memcache-binary ${common[*]} -d 16" ;;
+    binary:bmget) echo "-m memcache-binary ${common[*]} -d 1 --mget 10" ;;
+    text:*) die "unknown text workload '$1' (get90, pipe, mget; binary ones need PROTOCOL=binary)" ;;
+    binary:*) die "unknown binary workload '$1' (bget90, bpipe, bmget)" ;;
   esac
 }
 for workload in $WORKLOADS; do workload_args "$workload" >/dev/null; done
@@ -92,6 +111,7 @@ for workload in $WORKLOADS; do workload_args "$workload" >/dev/null; done
 read -r port_a port_b <<<"$(free_ports 2)"
 [[ -n ${port_a:-} && -n ${port_b:-} ]] || die "could not find two free ports"
 server_flags=(-l 127.0.0.1 -t "$THREADS" -m "$MEMORY" -c 4096 -U 0 "${user_args[@]}")
+if [[ $PROTOCOL == binary ]]; then server_flags+=(-B binary); fi
 read -r -a extra_a <<<"${A_ARGS:-}"
 read -r -a extra_b <<<"${B_ARGS:-}"
 start_background cache_server "$port_a" "${pin_server[@]}" "$cache_server" "${server_flags[@]}" -p "$port_a" "${extra_a[@]}"

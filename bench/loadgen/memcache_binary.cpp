@@ -50,23 +50,30 @@ void append_header(std::string& out, BinaryOp op, std::uint16_t key_length, std:
 /// One connection in the binary protocol; replies are checked field by field.
 class BinarySession final : public WorkloadSession, private SessionRing {
  public:
-  BinarySession(const MemcacheWorkload& workload, std::size_t index) : SessionRing(workload, index) {}
+  BinarySession(const MemcacheWorkload& workload, std::size_t index)
+      : SessionRing(workload, index), memtier_shape_(settings_.mget == 1 && !settings_.binary_getk) {}
 
   void append_request(std::string& out) override {
     const std::size_t slot = push_request();
     Request& request = requests_[slot];
-    request.opaque = next_opaque_++;
+    // memtier leaves the opaque 0 (replies are matched by order); the other shapes number
+    // their requests so that a reply to the wrong one shows.
+    request.opaque = memtier_shape_ ? 0 : next_opaque_++;
     if (request.set) {
       append_binary_set(out, workload_, request.key, BinaryOp::set, request.opaque);
       return;
     }
-    const BinaryOp op = settings_.mget == 1 ? BinaryOp::getk : BinaryOp::getkq;
     const std::uint64_t* keys = keys_of(slot);
+    if (settings_.mget == 1) {
+      append_header(out, single_get_op(), key_size, 0, key_size, request.opaque);
+      MemcacheWorkload::append_key(out, keys[0]);
+      return;
+    }
     for (std::size_t i = 0; i < settings_.mget; ++i) {
-      append_header(out, op, key_size, 0, key_size, request.opaque);
+      append_header(out, BinaryOp::getkq, key_size, 0, key_size, request.opaque);
       MemcacheWorkload::append_key(out, keys[i]);
     }
-    if (op == BinaryOp::getkq) append_binary_noop(out, request.opaque);
+    append_binary_noop(out, request.opaque);
   }
 
   ParseResult consume(std::span<const char> input) override {
@@ -96,39 +103,66 @@ class BinarySession final : public WorkloadSession, private SessionRing {
   }
 
  private:
+  BinaryOp single_get_op() const { return settings_.binary_getk ? BinaryOp::getk : BinaryOp::get; }
+
   void on_response(const unsigned char* h, std::uint32_t body, ParseResult& result) {
     const Request& request = requests_[head_];
     const auto op = static_cast<BinaryOp>(h[1]);
-    const std::uint16_t key_length = get16(h + 2);
-    const std::uint8_t extras = h[4];
     const std::uint16_t status = get16(h + 6);
-    if (get32(h + 12) != request.opaque || key_length + extras > body) wrong_ = true;
+    if (get32(h + 12) != request.opaque || get16(h + 2) + h[4] > body) wrong_ = true;
     if (request.set) {
       if (op != BinaryOp::set || status != status_ok) wrong_ = true;
       if (!wrong_) ++sets_;
       finish_request(result);
       return;
     }
-    if (op == BinaryOp::noop || (op == BinaryOp::getk && status == status_not_found)) {
+    if (settings_.mget == 1) {  // every reply, hit or miss, ends a single get
+      if (op != single_get_op() || (status != status_ok && status != status_not_found)) {
+        wrong_ = true;
+      } else if (status == status_ok) {
+        on_value(h, body);
+      }
       on_end();
       finish_request(result);
       return;
     }
-    const BinaryOp expected = settings_.mget == 1 ? BinaryOp::getk : BinaryOp::getkq;
-    if (op != expected || status != status_ok || extras != 4 || wrong_) {
-      wrong_ = true;
-    } else {
-      const std::string_view key(reinterpret_cast<const char*>(h) + binary_header_size + extras, key_length);
-      const std::string_view value(key.data() + key_length, body - extras - key_length);
-      on_hit(key, value, get32(h + binary_header_size) == 0);
-    }
-    if (op == BinaryOp::getk) {
+    if (op == BinaryOp::noop) {  // GETKQ answers hits only; the NOOP ends the multi-get
+      if (status != status_ok) wrong_ = true;
       on_end();
       finish_request(result);
+      return;
+    }
+    if (op != BinaryOp::getkq || status != status_ok) {
+      wrong_ = true;
+    } else {
+      on_value(h, body);
     }
   }
 
+  /// Checks a successful get reply: 4 bytes of flags, then the key (GETK, GETKQ) or none
+  /// (GET, whose key is the one asked for), then the value.
+  void on_value(const unsigned char* h, std::uint32_t body) {
+    const std::uint16_t key_length = get16(h + 2);
+    const std::uint8_t extras = h[4];
+    const bool keyless = static_cast<BinaryOp>(h[1]) == BinaryOp::get;
+    if (wrong_ || extras != 4 || (keyless && key_length != 0)) {
+      wrong_ = true;
+      return;
+    }
+    const char* data = reinterpret_cast<const char*>(h) + binary_header_size + extras;
+    std::string_view key(data, key_length);
+    if (keyless) {
+      key_text_.clear();
+      MemcacheWorkload::append_key(key_text_, keys_of(head_)[0]);
+      key = key_text_;
+    }
+    const std::string_view value(data + key_length, body - extras - key_length);
+    on_hit(key, value, get32(h + binary_header_size) == 0);
+  }
+
+  const bool memtier_shape_;  ///< SET and single-key GET, as memtier sends them
   std::uint32_t next_opaque_ = 1;
+  std::string key_text_;      ///< the key a GET reply is for (the reply does not carry it)
 };
 
 }  // namespace

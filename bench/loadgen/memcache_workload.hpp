@@ -22,6 +22,7 @@ struct MemcacheSettings {
   bool prefill = false;              ///< set every key once before the run
   std::size_t depth = 1;             ///< requests in flight per connection
   bool binary = false;               ///< memcached's binary protocol instead of text
+  bool binary_getk = false;          ///< binary: a single get is GETK (libmemcached), not GET (memtier)
 };
 
 /// The next pseudo-random number of `state` (splitmix64).

@@ -32,11 +32,12 @@ ParseStatus bad_value(std::string& error, char flag, const char* value, const ch
 }  // namespace
 
 ParseStatus parse_options(int argc, char** argv, Options& options, std::string& error) {
-  enum LongOnly : int { set_ratio_opt = 256, mget_opt, prefill_opt };
+  enum LongOnly : int { set_ratio_opt = 256, mget_opt, prefill_opt, binary_get_opt };
   static const option long_options[] = {{"help", no_argument, nullptr, 'H'},
                                         {"set-ratio", required_argument, nullptr, set_ratio_opt},
                                         {"mget", required_argument, nullptr, mget_opt},
                                         {"prefill", no_argument, nullptr, prefill_opt},
+                                        {"binary-get", required_argument, nullptr, binary_get_opt},
                                         {nullptr, 0, nullptr, 0}};
   bool duration_given = false;
   opterr = 0;
@@ -106,6 +107,13 @@ ParseStatus parse_options(int argc, char** argv, Options& options, std::string& 
       case prefill_opt:
         options.prefill = true;
         break;
+      case binary_get_opt:
+        if (std::string_view(optarg) != "get" && std::string_view(optarg) != "getk") {
+          error = std::string("bad value '") + optarg + "' for --binary-get (expected get or getk)";
+          return ParseStatus::error;
+        }
+        options.binary_getk = std::string_view(optarg) == "getk";
+        break;
       case 'H':
         return ParseStatus::help;
       case ':':
@@ -137,10 +145,11 @@ void print_usage(std::ostream& out, const char* argv0) {
   out << "usage: " << argv0
       << " [-m MODE] [-h HOST] [-p PORT] [-c CONNS] [-d DEPTH] [-s SIZE]\n"
          "       [-W SECONDS] [-T SECONDS | -n OPS] [-j THREADS]\n"
-         "       [-K KEYS] [-V BYTES] [--set-ratio R] [--mget N] [--prefill]\n"
+         "       [-K KEYS] [-V BYTES] [--set-ratio R] [--mget N] [--prefill] [--binary-get OP]\n"
          "Closed-loop load generator: CONNS connections each keep DEPTH requests in flight.\n"
          "  -m MODE     workload: echo, memcache (text protocol) or memcache-binary\n"
-         "              (binary protocol: set = SET, get = GETK, multi-get = GETKQ... NOOP) (default echo)\n"
+         "              (binary protocol: set = SET, get = GET as memtier_benchmark sends them,\n"
+         "              multi-get = GETKQ... NOOP) (default echo)\n"
          "  -h HOST     server host (default 127.0.0.1)\n"
          "  -p PORT     server port (default 11311)\n"
          "  -c CONNS    connections (default 50)\n"
@@ -156,6 +165,8 @@ void print_usage(std::ostream& out, const char* argv0) {
          "  --set-ratio R  share of requests that are sets, 0..1 (default 0.1)\n"
          "  --mget N    keys per get, distinct (default 1)\n"
          "  --prefill   set every key once (noreply, pipelined, one connection) before the run\n"
+         "  --binary-get OP  memcache-binary: a single-key get is GET (memtier's, the default)\n"
+         "              or GETK (libmemcached's)\n"
          "  --help      show this text\n"
          "Prints ops/s and latency percentiles; the last line is machine-readable:\n"
          "  RESULT ops_per_sec=X p50_us=X p99_us=X p999_us=X ops=N\n"

@@ -24,6 +24,7 @@ struct Options {
   double set_ratio = 0.1;           ///< --set-ratio: memcache share of sets
   std::size_t mget = 1;             ///< --mget: memcache keys per get
   bool prefill = false;             ///< --prefill: memcache sets every key before the run
+  bool binary_getk = false;         ///< --binary-get getk: memcache-binary single gets are GETK
 };
 
 /// What parse_options decided.

@@ -17,6 +17,7 @@ std::unique_ptr<Workload> make_workload(const Options& options) {
     settings.prefill = options.prefill;
     settings.depth = options.depth;
     settings.binary = options.mode == "memcache-binary";
+    settings.binary_getk = options.binary_getk;
     return std::make_unique<MemcacheWorkload>(settings);
   }
   return nullptr;

@@ -1,19 +1,21 @@
 #!/usr/bin/python3
-"""Run libmemcached's memccapable (ASCII protocol tests only) against a fresh server.
+"""Run libmemcached's memccapable (ASCII or binary protocol tests) against a fresh server.
 
-    memccapable_test.py [--server "CMD"] [--server-arg ARG]...
+    memccapable_test.py [--binary] [--server "CMD"] [--server-arg ARG]...
 
 Starts the server (see server_fixture.py), runs
 
-    memccapable -h 127.0.0.1 -p PORT -a -t 5 -v
+    memccapable -h 127.0.0.1 -p PORT -a -t 5 -v      (with --binary: -b instead of -a)
 
 prints its output, and exits 0 only if memccapable exits 0, prints "All tests passed"
-and reports no failed test.  Exits 77 (SKIP) when memccapable is not installed.
+and reports every test of the protocol passed.  Exits 77 (SKIP) when memccapable is not
+installed.  The server is started with no -B: it must tell binary clients from text ones
+by their first byte, as memcached's default (-B auto) does.
 
 memccapable's options: -a ASCII tests only, -b binary only, -t N I/O timeout in
 seconds, -v print the failing assertion, -T NAME run one test, -c abort on failure,
--P prompt before each test.  All 27 ASCII tests pass against memcached 1.6.18, so
-none is excluded.
+-P prompt before each test.  All 27 ASCII tests and all 27 binary tests pass against
+memcached 1.6.18, so none is excluded.
 """
 
 import argparse
@@ -36,7 +38,16 @@ EXPECTED_TESTS = [
     "ascii append", "ascii append noreply", "ascii prepend", "ascii prepend noreply",
     "ascii stat",
 ]
-# Tests excluded on purpose (none: every ASCII test passes against real memcached).
+# The binary tests, all of which must run and pass.
+EXPECTED_BINARY_TESTS = [
+    "binary noop", "binary quit", "binary quitq", "binary set", "binary setq", "binary flush",
+    "binary flushq", "binary add", "binary addq", "binary replace", "binary replaceq",
+    "binary delete", "binary deleteq", "binary get", "binary getq", "binary getk",
+    "binary getkq", "binary incr", "binary incrq", "binary decr", "binary decrq",
+    "binary version", "binary append", "binary appendq", "binary prepend", "binary prependq",
+    "binary stat",
+]
+# Tests excluded on purpose (none: every test of both protocols passes against real memcached).
 EXCLUDED_TESTS = {}
 
 
@@ -49,8 +60,10 @@ def find_memccapable():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="memccapable -a against a fresh server")
+    parser = argparse.ArgumentParser(description="memccapable -a (or -b) against a fresh server")
     server_fixture.add_server_arguments(parser)
+    parser.add_argument("--binary", action="store_true",
+                        help="run the binary protocol tests (memccapable -b) instead of ASCII")
     parser.add_argument("--memccapable", default=None, help="path of memccapable")
     parser.add_argument("--io-timeout", type=int, default=5,
                         help="memccapable -t: I/O timeout in seconds (default 5)")
@@ -63,10 +76,12 @@ def main(argv=None):
         print("SKIP: memccapable not installed (Debian package libmemcached-tools)")
         return server_fixture.SKIP
 
+    protocol, flag, expected = (("binary", "-b", EXPECTED_BINARY_TESTS) if args.binary
+                                else ("ascii", "-a", EXPECTED_TESTS))
     command = server_fixture.server_command_from(args.server)
     try:
         with server_fixture.Server(command, args.server_arg, name="server") as srv:
-            cmd = [tool, "-h", srv.host, "-p", str(srv.port), "-a", "-t", str(args.io_timeout),
+            cmd = [tool, "-h", srv.host, "-p", str(srv.port), flag, "-t", str(args.io_timeout),
                    "-v"]
             print("running: %s" % " ".join(cmd), flush=True)
             try:
@@ -87,16 +102,19 @@ def main(argv=None):
         print("FAIL: %s" % e)
         return 1
 
-    for text in (output, errors):
+    # Both streams whole, one after the other (memccapable's stdout is buffered, so the two
+    # cannot be interleaved as it wrote them).
+    for label, text in (("standard output", output), ("standard error", errors)):
         if text:
+            print("--- memccapable's %s:" % label)
             print(text, end="" if text.endswith("\n") else "\n")
     problems = []
     if code != 0:
         problems.append("memccapable exited with %s" % code)
     if "All tests passed" not in output + errors:
         problems.append('no "All tests passed" line')
-    passed = set(re.findall(r"(ascii [a-z]+(?: [a-z]+)*) +\[pass\]", output))
-    missing = [t for t in EXPECTED_TESTS if t not in passed and t not in EXCLUDED_TESTS]
+    passed = set(re.findall(r"(%s [a-z]+(?: [a-z]+)*) +\[pass\]" % protocol, output))
+    missing = [t for t in expected if t not in passed and t not in EXCLUDED_TESTS]
     if missing:
         problems.append("not passed: %s" % ", ".join(missing))
     if not alive:
@@ -106,7 +124,7 @@ def main(argv=None):
         if server_output.strip():
             print("server output:\n" + server_output[-4000:])
         return 1
-    print("PASS: %d/%d memccapable ASCII tests passed" % (len(passed), len(EXPECTED_TESTS)))
+    print("PASS: %d/%d memccapable %s tests passed" % (len(passed), len(expected), protocol))
     return 0
 
 
