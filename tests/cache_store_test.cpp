@@ -114,10 +114,10 @@ TEST_CASE("append and incr at the memory limit make room by eviction", "[cache][
   CHECK(store.store(tail, cache::StoreMode::append) == cache::StoreResult::stored);
   CHECK(value_of(store, "k9") == std::string(100, 'v') + "end");
   CHECK(store.stats().total_malloced <= 10 * 240);
-  std::uint64_t result = 0;
   REQUIRE(put(store, "n", "99"));
-  CHECK(store.arithmetic("n", true, 1, result) == cache::ArithResult::ok);  // a longer number: a new item
-  CHECK(result == 100);
+  const cache::ArithOutcome incremented = store.arithmetic("n", cache::ArithRequest{});
+  CHECK(incremented.result == cache::ArithResult::ok);  // a longer number: a new item
+  CHECK(incremented.value == 100);
   CHECK(value_of(store, "n") == "100");
   CHECK(store.stats().total_malloced <= 10 * 240);
 }
@@ -219,8 +219,9 @@ TEST_CASE("bytes follows append, incr into a new item, eviction and expiry", "[c
   };
   REQUIRE(store.set("a", "1") == cache::StoreResult::stored);
   REQUIRE(store.store("a", "23", cache::StoreMode::append) == cache::StoreResult::stored);
-  std::uint64_t n = 0;
-  REQUIRE(store.arithmetic("a", true, 900, n) == cache::ArithResult::ok);  // 123 -> 1023: longer, a new item
+  cache::ArithRequest add900;
+  add900.delta = 900;
+  REQUIRE(store.arithmetic("a", add900).result == cache::ArithResult::ok);  // 123 -> 1023: longer, a new item
   REQUIRE(store.set("b", "x", 0, 10) == cache::StoreResult::stored);
   CHECK(store.stats().bytes == sum_of_live());
   now += 10;

@@ -71,8 +71,7 @@ class ClockApp {
 
   // incr on the shared counter: the same operation a client's "incr app:ticks 1" performs.
   void count_tick() {
-    std::uint64_t ticks = 0;
-    const cache::ArithResult result = store_.arithmetic("app:ticks", true, 1, ticks);
+    const cache::ArithResult result = store_.arithmetic("app:ticks", cache::ArithRequest{}).result;  // incr by 1
     if (result == cache::ArithResult::not_found) {
       // "add" loses to a client that created the key first; then the next tick counts.
       put("app:ticks", "1", cache::StoreMode::add);

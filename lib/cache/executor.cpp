@@ -63,14 +63,15 @@ bool Executor::remove(std::string_view key) {
 
 ArithOutcome Executor::arithmetic(const Request& request) {
   const bool increment = request.command == Command::incr;
-  ArithOutcome out;
   ArithRequest arith;
+  arith.increment = increment;
+  arith.delta = request.delta;
   arith.has_cas = request.cas != 0;
   arith.cas = request.cas;
   arith.vivify = request.create;
   arith.initial = request.initial;
   arith.vivify_exptime = request.exptime;
-  out.result = store().arithmetic(request.key, increment, request.delta, arith, out.value, out.item, out.created);
+  const ArithOutcome out = store().arithmetic(request.key, arith);
   if (out.result == ArithResult::ok && !out.created) {
     (increment ? stats_[&CommandStats::incr_hits] : stats_[&CommandStats::decr_hits]).add();
   } else if (out.result == ArithResult::not_found) {
@@ -153,8 +154,8 @@ void Executor::count_meta_miss(const Request& request, Miss why) {
 
 MetaDeleteResult Executor::meta_delete(const Request& request) {
   const MetaFlags& m = request.meta;
-  const MetaDeleteResult result =
-      store().meta_delete(request.key, m.has_cas, m.cas, m.set_stale, m.new_ttl, m.exptime);
+  const MetaDeleteResult result = store().meta_delete(
+      request.key, {.has_cas = m.has_cas, .cas = m.cas, .invalidate = m.set_stale, .set_ttl = m.new_ttl, .ttl = m.exptime});
   if (result != MetaDeleteResult::deleted) {
     stats_[&CommandStats::delete_misses].add();
   } else if (!m.set_stale) {
@@ -168,6 +169,8 @@ ArithOutcome Executor::meta_arithmetic(const Request& request, std::int64_t* ttl
   const bool increment = !(m.mode == 'D' || m.mode == '-');
   ArithRequest arith;
   char order[max_meta_ttl_flags];
+  arith.increment = increment;
+  arith.delta = m.delta;
   arith.vivify = m.vivify;
   arith.vivify_exptime = m.vivify_exptime;
   arith.set_ttl = m.new_ttl;
@@ -177,8 +180,7 @@ ArithOutcome Executor::meta_arithmetic(const Request& request, std::int64_t* ttl
   arith.cas = m.cas;
   arith.initial = m.initial;
   arith.ttl_at = ttl_at;
-  ArithOutcome out;
-  out.result = store().arithmetic(request.key, increment, m.delta, arith, out.value, out.item, out.created);
+  const ArithOutcome out = store().arithmetic(request.key, arith);
   if (out.result == ArithResult::ok && !out.created) {
     (increment ? stats_[&CommandStats::incr_hits] : stats_[&CommandStats::decr_hits]).add();
   } else if (out.result == ArithResult::not_found) {

@@ -11,14 +11,6 @@
 
 namespace connkit::cache::detail {
 
-/// What incr/decr (text, meta or binary) did.
-struct ArithOutcome {
-  ArithResult result = ArithResult::not_found;
-  std::uint64_t value = 0;  ///< ok: the new value
-  ItemRef item;             ///< ok: the item holding it (its CAS, its TTL)
-  bool created = false;     ///< ok: made from the initial value (binary, meta N)
-};
-
 /// Runs requests against the Store for every protocol, and counts them in memcached's
 /// thread stats: the one place that knows which command bumps which counter. A protocol
 /// handler makes one per request (it is two references) and composes the reply from what

@@ -53,12 +53,6 @@ struct TtlProgram {
 
 }  // namespace
 
-ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_t delta, std::uint64_t& result) {
-  ItemRef item;
-  bool created = false;
-  return arithmetic(key, increment, delta, ArithRequest{}, result, item, created);
-}
-
 ItemRef Store::make_number_item(std::string_view key, std::uint32_t flags, std::int64_t exptime_client,
                                 std::uint64_t number) {
   char digits[24];
@@ -71,8 +65,16 @@ ItemRef Store::make_number_item(std::string_view key, std::uint32_t flags, std::
   return item;
 }
 
-ArithResult Store::arithmetic(std::string_view key, bool increment, std::uint64_t delta, const ArithRequest& request,
-                              std::uint64_t& result, ItemRef& out, bool& created) {
+ArithOutcome Store::arithmetic(std::string_view key, const ArithRequest& request) {
+  ArithOutcome outcome;
+  outcome.result = arithmetic(key, request, outcome.value, outcome.item, outcome.created);
+  return outcome;
+}
+
+ArithResult Store::arithmetic(std::string_view key, const ArithRequest& request, std::uint64_t& result, ItemRef& out,
+                              bool& created) {
+  const bool increment = request.increment;
+  const std::uint64_t delta = request.delta;
   created = false;
   // An item N may need is made before locking: allocation can evict from any shard.
   ItemRef fresh = request.vivify ? make_number_item(key, 0, 0, request.initial) : ItemRef();
@@ -194,8 +196,8 @@ ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, Met
   return share(item);
 }
 
-MetaDeleteResult Store::meta_delete(std::string_view key, bool has_cas, std::uint64_t cas, bool invalidate,
-                                    bool set_ttl, std::int64_t ttl) {
+MetaDeleteResult Store::meta_delete(std::string_view key, const MetaDeleteRequest& request) {
+  const auto [has_cas, cas, invalidate, set_ttl, ttl] = request;
   const std::uint64_t hash = hash_key(key);
   Shard& shard = shard_for(hash);
   const std::int64_t now = this->now();

@@ -188,8 +188,20 @@ struct MetaGetResult {
 /// Results of a meta delete.
 enum class MetaDeleteResult : std::uint8_t { deleted, not_found, exists };
 
-/// Options of meta arithmetic (ma).
+/// What a meta delete (md) asks for.
+struct MetaDeleteRequest {
+  bool has_cas = false;              ///< C: only if the CAS matches
+  std::uint64_t cas = 0;
+  bool invalidate = false;           ///< I: mark stale (new CAS) instead of removing
+  bool set_ttl = false;              ///< T: with I, a new TTL
+  std::int64_t ttl = 0;              ///< T's TTL (client form)
+};
+
+/// What incr / decr ask for: text and binary (delta; binary's initial value and expiry) and
+/// meta arithmetic (ma's flags).
 struct ArithRequest {
+  bool increment = true;             ///< incr; false: decr
+  std::uint64_t delta = 1;
   bool has_cas = false;              ///< C: only if the CAS matches
   std::uint64_t cas = 0;
   bool vivify = false;               ///< N: create with `initial` on a miss
@@ -199,6 +211,14 @@ struct ArithRequest {
   std::int64_t ttl = 0;
   std::string_view order;            ///< t/T/N flags in request order (see MetaGetRequest)
   std::int64_t* ttl_at = nullptr;    ///< receives the absolute expiry at each `t`
+};
+
+/// What arithmetic() did.
+struct ArithOutcome {
+  ArithResult result = ArithResult::not_found;
+  std::uint64_t value = 0;  ///< ok: the new value
+  ItemRef item;             ///< ok: the item holding it (its CAS, its TTL)
+  bool created = false;     ///< ok: made from `initial` (vivify)
 };
 
 /// Item-level counters (memcached's names in comments).
@@ -263,18 +283,14 @@ class Store {
   bool touch(std::string_view key, std::int64_t client_exptime);
   /// Unlinks the item; false if missing.
   bool remove(std::string_view key);
-  /// incr (or decr) a decimal value by `delta`: 64-bit wrap on incr, floor 0 on decr.
-  ArithResult arithmetic(std::string_view key, bool increment, std::uint64_t delta, std::uint64_t& result);
-  /// Meta arithmetic: as arithmetic(), with CAS check, vivify and TTL; `item` gets the result
-  /// item (for its CAS and TTL) and `created` says whether N made it.
-  ArithResult arithmetic(std::string_view key, bool increment, std::uint64_t delta, const ArithRequest& request,
-                         std::uint64_t& result, ItemRef& item, bool& created);
+  /// incr (or decr) a decimal value by `delta`: 64-bit wrap on incr, floor 0 on decr; with
+  /// the request's CAS check, vivify (create from `initial`) and TTL flags.
+  ArithOutcome arithmetic(std::string_view key, const ArithRequest& request);
   /// Meta get (mg): lookup plus the flags that change the item; null on a miss.
   ItemRef meta_get(std::string_view key, const MetaGetRequest& request, MetaGetResult& result, Miss* why = nullptr);
-  /// Meta delete (md): with `has_cas` only if it matches; with `invalidate` the item is marked
+  /// Meta delete (md): with has_cas only if it matches; with invalidate the item is marked
   /// stale (new CAS, optional new TTL) instead of removed.
-  MetaDeleteResult meta_delete(std::string_view key, bool has_cas, std::uint64_t cas, bool invalidate, bool set_ttl,
-                               std::int64_t ttl);
+  MetaDeleteResult meta_delete(std::string_view key, const MetaDeleteRequest& request);
   /// flush_all: invalidates every item now (delay 0) or at now + delay.
   void flush_all(std::int64_t delay_seconds);
   /// Frees expired and flushed items in every shard; returns how many.
@@ -312,6 +328,8 @@ class Store {
   using Header = detail::ItemHeader;
   Header* new_item(std::string_view key, std::size_t value_size) noexcept;
   StoreResult store_joined(const ItemRef& item, bool append, std::uint64_t compare);
+  ArithResult arithmetic(std::string_view key, const ArithRequest& request, std::uint64_t& result, ItemRef& item,
+                         bool& created);
   bool evict_one(unsigned preferred) noexcept;
   bool is_live(const Header& item, std::int64_t now, Miss* why) const noexcept;
   void unlink_locked(Shard& shard, Header* item) noexcept;
