@@ -3,6 +3,7 @@
 #include <memory>
 #include <mutex>
 
+#include "binary_protocol.hpp"
 #include "command_counters.hpp"
 #include "read_through.hpp"
 #include "text_protocol.hpp"
@@ -44,6 +45,10 @@ Endpoint::~Endpoint() = default;
 
 HandlerFactory Endpoint::handler_factory() {
   return [this] { return std::make_unique<detail::TextHandler>(*this, loads_.get()); };
+}
+
+HandlerFactory Endpoint::binary_handler_factory() {
+  return [this] { return std::make_unique<detail::BinaryHandler>(*this, loads_.get()); };
 }
 
 detail::CommandCounters& Endpoint::counters(unsigned worker) {

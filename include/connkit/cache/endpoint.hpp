@@ -136,6 +136,9 @@ class Endpoint {
 
   /// The factory for ListenerOptions::handler.
   HandlerFactory handler_factory();
+  /// A factory of handlers that speak memcached's binary protocol only (as memcached's
+  /// `-B binary`): ListenerOptions{.handler = endpoint.binary_handler_factory()}.
+  HandlerFactory binary_handler_factory();
   /// The server whose connection stats `stats` reports (optional; call before start()).
   void attach(const Server& server) noexcept { server_ = &server; }
 
