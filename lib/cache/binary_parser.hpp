@@ -44,7 +44,7 @@ enum class BinaryStatus : std::uint16_t {
   einval = 0x04,
   not_stored = 0x05,
   delta_badval = 0x06,
-  auth_error = 0x08,
+  auth_error = 0x20,
   unknown_command = 0x81,
   enomem = 0x82,
 };

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "binary_compose.hpp"
@@ -23,6 +24,26 @@ BinaryStatus not_stored_status(const Request& r) noexcept {
 
 }  // namespace
 
+void BinaryHandler::without_cas() noexcept {
+  // With -C memcached's items keep no CAS (ITEM_get_cas is 0, ITEM_set_cas does nothing).
+  // A storage request's CAS is then dropped unread; DELETE, INCREMENT and DECREMENT still
+  // compare theirs with the item's 0, so any non-zero CAS fails against an item that exists.
+  Request& r = request_;
+  if (r.cas == 0) return;
+  switch (r.command) {
+    case Command::set: r.mode = StoreMode::set; break;
+    case Command::add: r.mode = StoreMode::add; break;
+    case Command::replace: r.mode = StoreMode::replace; break;
+    case Command::del:
+    case Command::incr:
+    case Command::decr:
+      r.cas = std::numeric_limits<std::uint64_t>::max();  // no item's CAS reaches it: a mismatch
+      return;
+    default: break;
+  }
+  r.cas = 0;
+}
+
 std::uint64_t BinaryHandler::reply_cas(const Item& item) const noexcept {
   return endpoint_.options().cas_enabled ? item.cas() : 0;
 }
@@ -35,6 +56,7 @@ Action BinaryHandler::on_input(Connection& conn, std::span<const char> input) {
     case ParseStatus::error: return refuse(conn);
     case ParseStatus::complete: break;
   }
+  if (!endpoint_.options().cas_enabled) without_cas();
   const Request& r = request_;
   Executor exec(endpoint_, endpoint_.counters(conn.worker_index()));
   switch (r.command) {
@@ -105,17 +127,8 @@ void BinaryHandler::process_get(Connection& conn, Executor& exec) {
 }
 
 Action BinaryHandler::process_update(Connection& conn, Executor& exec) {
-  Request& r = request_;
+  const Request& r = request_;
   const bool joining = r.mode == StoreMode::append || r.mode == StoreMode::prepend;
-  if (!endpoint_.options().cas_enabled) {
-    // With -C an item keeps no CAS: memcached's ITEM_set_cas does nothing, so the request's
-    // CAS is never compared.
-    r.cas = 0;
-    if (r.mode == StoreMode::cas) {
-      r.mode = r.command == Command::add ? StoreMode::add : r.command == Command::replace ? StoreMode::replace
-                                                                                            : StoreMode::set;
-    }
-  }
   Store& store = exec.store();
   // APPEND and PREPEND carry no extras: their piece is made with flags and expiry 0 and
   // takes the old item's.

@@ -41,6 +41,7 @@ class BinaryHandler final : public ProtocolHandler {
   void process_arithmetic(Connection& conn, Executor& exec);
   void process_flush(Connection& conn, Executor& exec);
   void process_stat(Connection& conn);
+  void without_cas() noexcept;
   std::uint64_t reply_cas(const Item& item) const noexcept;
 
   // Value staging: where a storage command's value is read. Kept to these two so another
