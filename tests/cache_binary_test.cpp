@@ -404,7 +404,7 @@ TEST_CASE("binary unknown opcodes answer Unknown command, swallow as memcached d
   CHECK(call(c, req(op::noop)) == "op=0a status=0");
 }
 
-TEST_CASE("a binary value over the item size limit is refused with E2BIG and swallowed; a SET's old value goes",
+TEST_CASE("a binary value over the item size limit is refused with E2BIG and swallowed, and a SET's old value goes",
           "[cache][binary]") {
   BinaryCache b({}, 64u << 10);
   Client& c = b.c;
