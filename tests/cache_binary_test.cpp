@@ -446,3 +446,18 @@ TEST_CASE("1,000 GETKQ then a NOOP return exactly the hits, in order, then the N
   CHECK(pipeline(c, gets, expected.size()) == expected);
   CHECK(call(c, req(op::noop)) == "op=0a status=0");  // and nothing else was sent
 }
+
+TEST_CASE("binary with CAS off (-C): replies carry CAS 0, a stored CAS is ignored, a compared one fails",
+          "[cache][binary]") {
+  connkit::cache::EndpointOptions options;
+  options.cas_enabled = false;
+  BinaryCache b(options);
+  Client& c = b.c;
+  CHECK(call(c, set("k", "v", 0, 12345)) == "op=01 status=0");  // a plain set: nothing to compare
+  CHECK(call(c, req(op::get, "k")) == "op=00 status=0 extras=0 value=v");
+  CHECK(call(c, req(op::append, "k", {}, "w", 12345)) == "op=0e status=0");
+  CHECK(call(c, req(op::del, "k", {}, {}, 12345)) == "op=04 status=2 value=Data exists for key.");
+  CHECK(call(c, req(op::incr, "n", arith_extras(1, 3, 0))) == "op=05 status=0 value=" + std::string(7, '\0') + "\3");
+  CHECK(call(c, req(op::incr, "n", arith_extras(1, 3, 0), {}, 1)) == "op=05 status=2 value=Data exists for key.");
+  CHECK(call(c, req(op::del, "k")) == "op=04 status=0");
+}
