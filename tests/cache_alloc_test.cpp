@@ -1,6 +1,7 @@
 // Zero heap allocations per request in steady state on the cache endpoint: get hits and
 // misses, set overwrites (same size and mixed sizes of one size class), multi-gets of 10
-// and 100 keys and pipelined batches, over a real loopback socket. Its own executable (see
+// and 100 keys and pipelined batches, and the binary protocol's gets, quiet get batches,
+// sets, incr and delete, over a real loopback socket. Its own executable (see
 // support/count_allocations.hpp). The client side sends preformatted requests and receives
 // into a fixed buffer, so every allocation counted in the measured window is the server's.
 #include "support/count_allocations.hpp"
@@ -12,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/binary_client.hpp"
 #include "support/cache_fixture.hpp"
 
 using connkit::test::allocations;
@@ -218,4 +220,107 @@ TEST_CASE("the counter sees allocations the server makes", "[cache][alloc]") {
   const long counted = allocations.load() - before;
   CHECK(counted > 0);
   CHECK(std::string_view(reply_buffer, size).find("STAT curr_items 200\r\n") != std::string_view::npos);
+}
+
+namespace {
+
+/// True if `got` holds the binary responses `expected` holds, CAS fields aside (CAS uniques
+/// grow with every store). Allocates nothing.
+bool same_but_cas(const char* got, std::string_view expected) {
+  std::size_t at = 0;
+  while (at + 24 <= expected.size()) {
+    const auto body = static_cast<std::size_t>(connkit::test::from_big_endian(expected.substr(at + 8, 4)));
+    if (std::memcmp(got + at, expected.data() + at, 16) != 0 ||
+        std::memcmp(got + at + 24, expected.data() + at + 24, body) != 0) {
+      return false;
+    }
+    at += 24 + body;
+  }
+  return at == expected.size();
+}
+
+/// run() for binary exchanges.
+long run_binary(Client& c, const std::vector<Exchange>& exchanges, int rounds) {
+  long bad = 0;
+  for (int i = 0; i < rounds; ++i) {
+    for (const Exchange& e : exchanges) {
+      std::size_t got = 0;
+      if (!c.send_all(e.request) || !c.recv_exact(reply_buffer, e.reply.size(), got) ||
+          !same_but_cas(reply_buffer, e.reply)) {
+        ++bad;
+      }
+    }
+  }
+  return bad;
+}
+
+/// A binary response as memcached sends it (CAS 1: present; same_but_cas ignores its value).
+std::string bin_reply(std::uint8_t opcode, std::uint16_t status, const std::string& extras, const std::string& key,
+                      const std::string& value, bool cas) {
+  connkit::test::BinRequest r;
+  r.magic = 0x81;
+  r.opcode = opcode;
+  r.extras = extras;
+  r.key = key;
+  r.value = value;
+  r.cas = cas ? 1 : 0;
+  std::string bytes = connkit::test::encode(r);
+  bytes[6] = static_cast<char>(status >> 8);
+  bytes[7] = static_cast<char>(status);
+  return bytes;
+}
+
+std::string bin_request(std::uint8_t opcode, const std::string& key, const std::string& extras = {},
+                        const std::string& value = {}) {
+  connkit::test::BinRequest r;
+  r.opcode = opcode;
+  r.key = key;
+  r.extras = extras;
+  r.value = value;
+  return connkit::test::encode(r);
+}
+
+}  // namespace
+
+TEST_CASE("binary gets, GETKQ batches, sets, incr and delete make no heap allocation in steady state",
+          "[cache][alloc]") {
+  CacheFixture f(64u << 20, 1u << 20, {}, 1, {}, connkit::test::CacheListener::binary);
+  Client c = f.client();
+  const std::string flags = connkit::test::big_endian(7, 4);
+  const std::string set_extras = connkit::test::store_extras(7, 0);
+  std::vector<Exchange> load;
+  for (int i = 0; i < 200; ++i) {
+    load.push_back({bin_request(0x01, key(i), set_extras, value_of(i, 32)), bin_reply(0x01, 0, {}, {}, {}, true)});
+  }
+  load.push_back({bin_request(0x05, "counter", connkit::test::arith_extras(0, 41, 0)),
+                  bin_reply(0x05, 0, {}, {}, connkit::test::big_endian(41, 8), true)});
+  REQUIRE(run_binary(c, load, 1) == 0);
+
+  std::vector<Exchange> mix;
+  for (int i = 0; i < 20; ++i) {
+    const std::string v = value_of(i, 32);
+    mix.push_back({bin_request(0x00, key(i)), bin_reply(0x00, 0, flags, {}, v, true)});         // GET hit
+    mix.push_back({bin_request(0x00, "missing"), bin_reply(0x00, 1, {}, {}, "Not found", false)});  // miss
+    mix.push_back({bin_request(0x01, key(i), set_extras, v), bin_reply(0x01, 0, {}, {}, {}, true)});  // SET
+    mix.push_back({bin_request(0x05, "counter", connkit::test::arith_extras(0, 0, 0)),  // INCR by 0
+                   bin_reply(0x05, 0, {}, {}, connkit::test::big_endian(41, 8), true)});
+    mix.push_back({bin_request(0x01, "gone", set_extras, v) + bin_request(0x04, "gone"),  // SET, DELETE
+                   bin_reply(0x01, 0, {}, {}, {}, true) + bin_reply(0x04, 0, {}, {}, {}, false)});
+  }
+  Exchange batch;  // 10 GETKQ (half hits) and a NOOP, in one write
+  for (int i = 0; i < 10; ++i) {
+    const std::string k = i % 2 == 0 ? key(i) : "missing:" + std::to_string(i);
+    batch.request += bin_request(0x0d, k);
+    if (i % 2 == 0) batch.reply += bin_reply(0x0d, 0, flags, k, value_of(i, 32), true);
+  }
+  batch.request += bin_request(0x0a, {});
+  batch.reply += bin_reply(0x0a, 0, {}, {}, {}, false);
+  mix.push_back(batch);
+
+  long bad = run_binary(c, mix, 250);
+  const long before = allocations.load();
+  bad += run_binary(c, mix, 250);  // 25,000 exchanges, 50,000 GETKQ
+  const long counted = allocations.load() - before;
+  CHECK(bad == 0);
+  CHECK(counted == 0);
 }

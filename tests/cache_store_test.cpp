@@ -231,3 +231,22 @@ TEST_CASE("bytes follows append, incr into a new item, eviction and expiry", "[c
   CHECK(store.stats().evictions > 0);
   CHECK(store.stats().bytes == sum_of_live());
 }
+
+TEST_CASE("a stored item reports the CAS of what was linked, the joined item's after append and prepend",
+          "[cache][store]") {
+  std::int64_t now = start_time;
+  cache::Store store(options(1u << 20, &now));
+  REQUIRE(put(store, "k", "mid"));
+  for (const cache::StoreMode mode : {cache::StoreMode::append, cache::StoreMode::prepend}) {
+    cache::ItemRef part = store.allocate("k", 0, 0, 1);
+    REQUIRE(part);
+    std::memcpy(part->value_with_crlf().data(), "+\r\n", 3);
+    REQUIRE(store.store(part, mode) == cache::StoreResult::stored);
+    const cache::ItemRef linked = store.get("k");
+    REQUIRE(linked);
+    CHECK(linked.get() != part.get());  // a new item holds both values
+    CHECK(part->cas() == linked->cas());
+    CHECK(part->cas() != 0);
+  }
+  CHECK(value_of(store, "k") == "+mid+");
+}

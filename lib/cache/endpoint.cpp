@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "binary_protocol.hpp"
 #include "command_counters.hpp"
 #include "prefix_stats.hpp"
 #include "incoming_value.hpp"
@@ -20,15 +21,7 @@ namespace {
 /// v -= base, never below zero (a counter read just before a reset can lag its baseline).
 void subtract(std::uint64_t& v, std::uint64_t base) noexcept { v = v >= base ? v - base : 0; }
 
-// placeholder until the binary protocol lands
-class BinaryPlaceholder final : public ProtocolHandler {
- public:
-  Action on_input(Connection&, std::span<const char>) override { return Action::close(); }
-  std::string_view protocol_name() const noexcept override { return "binary"; }
-};
-
 }  // namespace
-
 
 /// The totals `stats reset` saw, subtracted from later reads. Only `stats` requests take
 /// the lock, never a data command.
@@ -66,7 +59,7 @@ HandlerFactory Endpoint::handler_factory() {
 }
 
 HandlerFactory Endpoint::binary_handler_factory() {
-  return [] { return std::make_unique<BinaryPlaceholder>(); };
+  return [this] { return std::make_unique<detail::BinaryHandler>(*this, loads_.get()); };
 }
 
 void Endpoint::configure(ListenerOptions& listener, ProtocolChoice protocol) {

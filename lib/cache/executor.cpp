@@ -61,6 +61,22 @@ bool Executor::remove(std::string_view key) {
   return hit;
 }
 
+MetaDeleteResult Executor::binary_delete(std::string_view key, std::uint64_t cas) {
+  endpoint_.prefix_stats().record_delete(key);
+  MetaDeleteRequest request;
+  request.has_cas = cas != 0;
+  request.cas = cas;
+  const MetaDeleteResult result = store().meta_delete(key, request);
+  if (result == MetaDeleteResult::deleted) stats_[&CommandStats::delete_hits].add();
+  if (result == MetaDeleteResult::not_found) stats_[&CommandStats::delete_misses].add();
+  return result;
+}
+
+void Executor::refuse_binary_store(const Request& request) {
+  // The parser keeps Command::set for a SET that carries a CAS (its mode is cas).
+  if (request.command == Command::set) store().remove(request.key);
+}
+
 ArithOutcome Executor::arithmetic(const Request& request) {
   const bool increment = request.command == Command::incr;
   ArithRequest arith;

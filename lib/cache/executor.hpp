@@ -47,6 +47,14 @@ class Executor {
 
   /// delete: true if the key was there. Counts delete_hits / delete_misses.
   bool remove(std::string_view key);
+  /// Binary DELETE: with a non-zero `cas`, only if it matches the item's (memcached's
+  /// process_bin_delete). Counts delete_hits / delete_misses; a mismatch counts neither.
+  MetaDeleteResult binary_delete(std::string_view key, std::uint64_t cas);
+  /// A binary SET/ADD/REPLACE/APPEND/PREPEND value could not be taken (too large or no
+  /// memory): a SET's old value is removed, CAS or not, and nothing is counted (unlike its
+  /// text path, memcached's process_bin_update counts neither store_too_large nor
+  /// store_no_memory).
+  void refuse_binary_store(const Request& request);
   /// incr / decr (text; binary with its initial value and expiry). Counts incr_* / decr_*.
   ArithOutcome arithmetic(const Request& request);
   /// touch: true if the key was there. Counts cmd_touch, touch_hits / touch_misses.

@@ -370,6 +370,8 @@ StoreResult Store::store_joined(const ItemRef& ref, bool append, std::uint64_t c
     std::memcpy(out + total, "\r\n", 2);
     unlink_locked(shard, old);
     link_new_locked(shard, &out_item, now);
+    // The caller's item is never linked: it reports the CAS of the item that was.
+    header(*ref).cas.store(out_item.cas.load(std::memory_order_relaxed), std::memory_order_relaxed);
     return StoreResult::stored;  // `joined` drops the creation reference; the table keeps its own
   }
 }

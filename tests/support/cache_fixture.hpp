@@ -16,11 +16,16 @@
 
 namespace connkit::test {
 
+/// Which handlers the fixture's listener makes.
+enum class CacheListener { text, binary };
+
 /// A store, an endpoint and a server (one worker unless told) on a free port, with a clock
-/// the test moves. The server starts at verbosity 0, logging to `log` if one is given.
+/// the test moves. The server starts at verbosity 0, logging to `log` if one is given. Its
+/// listener speaks text and meta, or (CacheListener::binary) the binary protocol only.
 struct CacheFixture {
   explicit CacheFixture(std::size_t memory = 64u << 20, std::size_t item_max = 1u << 20, LogSink log = {},
-                        unsigned threads = 1, cache::EndpointOptions endpoint_options = {}) {
+                        unsigned threads = 1, cache::EndpointOptions endpoint_options = {},
+                        CacheListener listener = CacheListener::text) {
     cache::StoreOptions so;
     so.memory_limit = memory;
     so.item_size_max = item_max;
@@ -31,7 +36,7 @@ struct CacheFixture {
     options.threads = threads;
     options.log = std::move(log);
     ListenerOptions l;
-    l.handler = endpoint->handler_factory();
+    l.handler = listener == CacheListener::binary ? endpoint->binary_handler_factory() : endpoint->handler_factory();
     options.listeners.push_back(l);
     server = std::make_unique<Server>(std::move(options));
     endpoint->attach(*server);

@@ -273,6 +273,8 @@ class Store {
   /// Links `item` under its key as `mode` says. For cas, `compare` is the client's unique;
   /// for append/prepend a non-zero `compare` must match too (meta ms with C).
   /// With `set_stale` (meta I) a cas older than the item's stores the value marked stale.
+  /// Once stored, item->cas() is the stored value's CAS unique; for append/prepend, the
+  /// joined item's (what memcached's store_item reports: binary replies and meta's c need it).
   StoreResult store(const ItemRef& item, StoreMode mode, std::uint64_t compare = 0, bool set_stale = false);
   /// The live item for `key` (null when missing, expired or flushed, saying which in `why`);
   /// marks it fetched and most recently used.
