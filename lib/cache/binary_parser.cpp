@@ -192,12 +192,16 @@ void fill(Request& out, BinaryCommand command, const Header& h, const char* ext,
 ParseStatus parse_binary(std::span<const char> input, Request& out, const ParseLimits& limits) noexcept {
   (void)limits;  // see the header: nothing binary is buffered beyond header, extras and key
   reset(out);
-  if (input.size() < binary_header_size) return ParseStatus::need_more;
+  if (input.empty()) return ParseStatus::need_more;
   const char* p = input.data();
+  // memcached's "Invalid magic": closed, nothing sent. Decided on the first byte, so a text
+  // client on a binary-only listener is closed at once rather than left waiting for a
+  // 24-byte header it will never send (memcached waits for the whole header first).
   if (static_cast<std::uint8_t>(p[0]) != binary_request_magic) {
-    out.close = true;  // memcached's "Invalid magic": closed, nothing sent
+    out.close = true;
     return ParseStatus::error;
   }
+  if (input.size() < binary_header_size) return ParseStatus::need_more;
   const Header h{static_cast<std::uint8_t>(p[1]), static_cast<std::uint8_t>(p[4]), read16(p + 2), read32(p + 8),
                  read64(p + 16)};
   out.binary.opcode = h.opcode;
