@@ -21,23 +21,13 @@ using connkit::test::big_endian;
 using connkit::test::BinRequest;
 using connkit::test::BinResponse;
 using connkit::test::encode;
+using connkit::test::req;
 using connkit::test::store_extras;
 using detail::Command;
 using detail::ParseStatus;
 
 namespace {
 
-BinRequest req(std::uint8_t opcode, std::string key = {}, std::string extras = {}, std::string value = {},
-               std::uint64_t cas = 0, std::uint32_t opaque = 0) {
-  BinRequest r;
-  r.opcode = opcode;
-  r.key = std::move(key);
-  r.extras = std::move(extras);
-  r.value = std::move(value);
-  r.cas = cas;
-  r.opaque = opaque;
-  return r;
-}
 
 /// Everything parse_binary said about one request, as one comparable line.
 std::string summary(ParseStatus status, const detail::Request& r) {

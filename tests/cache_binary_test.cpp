@@ -24,6 +24,7 @@ using connkit::test::call;
 using connkit::test::Client;
 using connkit::test::describe;
 using connkit::test::encode;
+using connkit::test::req;
 using connkit::test::from_big_endian;
 using connkit::test::read_response;
 using connkit::test::store_extras;
@@ -40,16 +41,6 @@ constexpr std::uint8_t get = 0x00, set = 0x01, add = 0x02, replace = 0x03, del =
                        gatk = 0x23, gatkq = 0x24;
 }
 
-BinRequest req(std::uint8_t opcode, std::string key = {}, std::string extras = {}, std::string value = {},
-               std::uint64_t cas = 0) {
-  BinRequest r;
-  r.opcode = opcode;
-  r.key = std::move(key);
-  r.extras = std::move(extras);
-  r.value = std::move(value);
-  r.cas = cas;
-  return r;
-}
 
 BinRequest set(const std::string& key, const std::string& value, std::uint32_t flags = 0, std::uint64_t cas = 0) {
   return req(op::set, key, store_extras(flags, 0), value, cas);
@@ -332,9 +323,16 @@ TEST_CASE("binary stat: the text stats as key/value packets ending with an empty
   CHECK(stat_group(c, "reset", &packets).empty());
   CHECK(packets == 1);
   CHECK(stat_group(c, "")["cmd_get"] == "0");
-  CHECK(stat_group(c, "detail on", &packets).empty());
-  CHECK(stat_group(c, "detail off").empty());
   CHECK(stat_group(c, "detail dump") == std::map<std::string, std::string>{{"detailed", "END\r\n"}});
+  CHECK(stat_group(c, "detail on", &packets).empty());
+  // With detail on, binary gets, sets and deletes count per prefix as text ones do.
+  CHECK(call(c, set("p:a", "v")) == "op=01 status=0 cas");
+  CHECK(call(c, req(op::get, "p:a")) == "op=00 status=0 extras=0 value=v cas");
+  CHECK(call(c, req(op::get, "p:b")).rfind("op=00 status=1", 0) == 0);
+  CHECK(call(c, req(op::del, "p:zz")).rfind("op=04 status=1", 0) == 0);
+  CHECK(stat_group(c, "detail dump") ==
+        std::map<std::string, std::string>{{"detailed", "PREFIX p get 2 hit 1 set 1 del 1\r\nEND\r\n"}});
+  CHECK(stat_group(c, "detail off").empty());
   const std::map<std::string, std::string> not_found{{"<error 1>", "Not found"}};
   CHECK(stat_group(c, "detail") == not_found);
   CHECK(stat_group(c, "conns") == not_found);  // text-only in memcached

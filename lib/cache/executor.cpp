@@ -87,14 +87,7 @@ ArithOutcome Executor::arithmetic(const Request& request) {
   arith.vivify = request.create;
   arith.initial = request.initial;
   arith.vivify_exptime = request.exptime;
-  const ArithOutcome out = store().arithmetic(request.key, arith);
-  if (out.result == ArithResult::ok && !out.created) {
-    (increment ? stats_[&CommandStats::incr_hits] : stats_[&CommandStats::decr_hits]).add();
-  } else if (out.result == ArithResult::not_found) {
-    // A miss that created the value from its initial one (binary) counts neither, as memcached.
-    (increment ? stats_[&CommandStats::incr_misses] : stats_[&CommandStats::decr_misses]).add();
-  }
-  return out;
+  return count_arithmetic(store().arithmetic(request.key, arith), increment);
 }
 
 bool Executor::touch(std::string_view key, std::int64_t exptime) {
@@ -196,7 +189,12 @@ ArithOutcome Executor::meta_arithmetic(const Request& request, std::int64_t* ttl
   arith.cas = m.cas;
   arith.initial = m.initial;
   arith.ttl_at = ttl_at;
-  const ArithOutcome out = store().arithmetic(request.key, arith);
+  return count_arithmetic(store().arithmetic(request.key, arith), increment);
+}
+
+ArithOutcome Executor::count_arithmetic(ArithOutcome out, bool increment) {
+  // A miss that created the value from its initial one (binary, meta N) counts neither, as
+  // memcached.
   if (out.result == ArithResult::ok && !out.created) {
     (increment ? stats_[&CommandStats::incr_hits] : stats_[&CommandStats::decr_hits]).add();
   } else if (out.result == ArithResult::not_found) {

@@ -78,6 +78,7 @@ class Executor {
 
  private:
   void count_get(bool hit, Miss why);
+  ArithOutcome count_arithmetic(ArithOutcome out, bool increment);
 
   Endpoint& endpoint_;
   CommandCounters& stats_;

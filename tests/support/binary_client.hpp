@@ -29,6 +29,19 @@ struct BinRequest {
   std::optional<std::uint32_t> bodylen;
 };
 
+/// A request of its parts (header lengths follow them).
+inline BinRequest req(std::uint8_t opcode, std::string key = {}, std::string extras = {}, std::string value = {},
+                      std::uint64_t cas = 0, std::uint32_t opaque = 0) {
+  BinRequest r;
+  r.opcode = opcode;
+  r.key = std::move(key);
+  r.extras = std::move(extras);
+  r.value = std::move(value);
+  r.cas = cas;
+  r.opaque = opaque;
+  return r;
+}
+
 /// `v` in `bytes` bytes, big-endian.
 inline std::string big_endian(std::uint64_t v, int bytes) {
   std::string s(static_cast<std::size_t>(bytes), '\0');
