@@ -110,8 +110,9 @@ std::string mixed_stream() {
 
 TEST_CASE("parse_binary reads each opcode's extras, key and CAS into the request", "[cache][binary]") {
   detail::Request r;
-  auto parsed = [&r](const BinRequest& request) {
-    const std::string bytes = encode(request);
+  std::string bytes;  // outlives each parse: the request's key points into it
+  auto parsed = [&r, &bytes](const BinRequest& request) {
+    bytes = encode(request);
     return detail::parse_binary({bytes.data(), bytes.size()}, r, {});
   };
   REQUIRE(parsed(req(0x11, "k", store_extras(0xdeadbeef, 0xffffffff), "value", 0, 0x01020304)) == ParseStatus::complete);
@@ -155,8 +156,9 @@ TEST_CASE("parse_binary reads each opcode's extras, key and CAS into the request
 
 TEST_CASE("parse_binary's errors: what to answer, and whether to close or swallow", "[cache][binary]") {
   detail::Request r;
-  auto parsed = [&r](const BinRequest& request) {
-    const std::string bytes = encode(request);
+  std::string bytes;  // outlives each parse: the request's key points into it
+  auto parsed = [&r, &bytes](const BinRequest& request) {
+    bytes = encode(request);
     return detail::parse_binary({bytes.data(), bytes.size()}, r, {});
   };
   BinRequest bad_magic = req(0x0a);
