@@ -284,14 +284,18 @@ class Parser {
         const auto [stop, ec] = std::from_chars(value.data(), value.data() + value.size(), factor);
         if (value.empty() || ec != std::errc() || stop != value.data() + value.size()) return invalid(option, value);
         if (factor <= 1.0) return fail(exit_bad_option, "Factor must be greater than 1");
-        c.ignored_options.emplace_back("-f");
+        c.store.growth_factor = factor;
         break;
       }
       case 'n':
-        if (count_value(option, value, n, "Chunk size must be greater than 0")) c.ignored_options.emplace_back("-n");
+        if (count_value(option, value, n, "Chunk size must be greater than 0")) {
+          c.store.slab_chunk_min = static_cast<std::size_t>(n);
+        }
         break;
-      case 'X':  // stats cachedump / lru_crawler metadump do not exist here: already disabled
-      case 'W':  // neither does watch
+      case 'X':
+        c.endpoint.dump_enabled = false;
+        break;
+      case 'W':  // watch does not exist here: already disabled
         c.ignored_options.emplace_back(std::string("-") + option);
         break;
       case 'S':

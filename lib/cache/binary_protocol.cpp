@@ -7,6 +7,7 @@
 
 #include "binary_compose.hpp"
 #include "binary_parser.hpp"
+#include "class_stats_text.hpp"
 #include "prefix_stats.hpp"
 #include "stats_text.hpp"
 
@@ -234,9 +235,14 @@ void BinaryHandler::process_stat(Connection& conn) {
       bin_error(conn, r, BinaryStatus::key_enoent);
       return;
     }
+  } else if (group == "items") {
+    bin_stat_lines(conn, r, items_stats(endpoint_));
+  } else if (group == "slabs") {
+    bin_stat_lines(conn, r, slabs_stats(endpoint_));
+  } else if (group == "sizes") {
+    bin_stat_lines(conn, r, sizes_stats());
   } else {
-    // memcached's other binary groups (items, slabs, sizes) are not kept here; "conns" is
-    // text-only in memcached too.
+    // "conns" is text-only in memcached too.
     bin_error(conn, r, BinaryStatus::key_enoent);
     return;
   }

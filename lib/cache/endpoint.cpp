@@ -30,6 +30,7 @@ struct Endpoint::Baseline {
   CommandStats commands;
   ConnectionStats connections;
   StoreStats items;
+  std::vector<detail::ClassCommandStats> classes = std::vector<detail::ClassCommandStats>(detail::class_counter_slots);
 
   /// A copy of `baseline` (one of the three above), taken under the lock.
   template <class T>
@@ -85,12 +86,34 @@ void Endpoint::reset_stats() {
   for (unsigned i = 0; i < max_endpoint_workers; ++i) counters_[i].add_to(now);
   const ConnectionStats conns = server_ != nullptr ? server_->stats().total : ConnectionStats{};
   const StoreStats items = store_.stats();
+  std::vector<detail::ClassCommandStats> classes = class_totals();
   if (loads_) loads_->reset_stats();
   prefixes_->clear();
+  store_.reset_class_stats();
   std::lock_guard<std::mutex> lock(baseline_->mutex);
+  baseline_->classes = std::move(classes);
   baseline_->commands = now;
   baseline_->connections = conns;
   baseline_->items = items;
+}
+
+std::vector<detail::ClassCommandStats> Endpoint::class_totals() const {
+  std::vector<detail::ClassCommandStats> total(detail::class_counter_slots);
+  for (unsigned i = 0; i < max_endpoint_workers; ++i) {
+    for (unsigned cls = 0; cls < detail::class_counter_slots; ++cls) counters_[i].add_class_to(cls, total[cls]);
+  }
+  return total;
+}
+
+std::vector<detail::ClassCommandStats> Endpoint::class_command_stats() const {
+  std::vector<detail::ClassCommandStats> total = class_totals();
+  const std::vector<detail::ClassCommandStats> base = baseline_->copy(baseline_->classes);
+  for (unsigned cls = 0; cls < detail::class_counter_slots; ++cls) {
+    for (const detail::ClassCommandStatField& f : detail::class_command_stat_fields) {
+      subtract(total[cls].*(f.field), base[cls].*(f.field));
+    }
+  }
+  return total;
 }
 
 ServerStats Endpoint::connection_stats() const {

@@ -4,6 +4,10 @@
 
 namespace connkit::cache::detail {
 
+void Executor::count_class(const Item& item, ClassCommandCounters::Field field) {
+  count_class_id(item.slab_class(), field);
+}
+
 void Executor::count_get(bool hit, Miss why) {
   stats_[&CommandStats::cmd_get].add();
   if (hit) {
@@ -19,6 +23,7 @@ ItemRef Executor::get(std::string_view key, Miss* why) {
   Miss miss = Miss::none;
   ItemRef item = store().get(key, &miss);
   count_get(static_cast<bool>(item), miss);
+  if (item) count_class(*item, &ClassCommandStats::get_hits);
   endpoint_.prefix_stats().record_get(key, static_cast<bool>(item));
   if (why != nullptr) *why = miss;
   return item;
@@ -29,6 +34,7 @@ ItemRef Executor::get_and_touch(std::string_view key, std::int64_t exptime) {
   endpoint_.prefix_stats().record_get(key, static_cast<bool>(item));
   stats_[&CommandStats::cmd_touch].add();
   (item ? stats_[&CommandStats::touch_hits] : stats_[&CommandStats::touch_misses]).add();
+  if (item) count_class(*item, &ClassCommandStats::touch_hits);
   return item;
 }
 
@@ -41,10 +47,19 @@ void Executor::refuse_store(std::string_view key, bool remove_old, bool too_larg
 
 StoreResult Executor::store_item(const ItemRef& item, StoreMode mode, std::uint64_t cas, bool set_stale) {
   stats_[&CommandStats::cmd_set].add();
+  count_class(*item, &ClassCommandStats::cmd_set);
   const StoreResult result = store().store(item, mode, cas, set_stale);
   if (mode == StoreMode::cas) {
-    if (result == StoreResult::stored) stats_[&CommandStats::cas_hits].add();
-    if (result == StoreResult::exists) stats_[&CommandStats::cas_badval].add();
+    // By the new value's class: memcached counts the replaced value's (the same class
+    // unless the cas changes the value's size class).
+    if (result == StoreResult::stored) {
+      stats_[&CommandStats::cas_hits].add();
+      count_class(*item, &ClassCommandStats::cas_hits);
+    }
+    if (result == StoreResult::exists) {
+      stats_[&CommandStats::cas_badval].add();
+      count_class(*item, &ClassCommandStats::cas_badval);
+    }
     if (result == StoreResult::not_found) stats_[&CommandStats::cas_misses].add();
   }
   return result;
@@ -56,18 +71,25 @@ void Executor::begin_store(const Request& request) {
 
 bool Executor::remove(std::string_view key) {
   endpoint_.prefix_stats().record_delete(key);
-  const bool hit = store().remove(key);
+  unsigned cls = 0;
+  const bool hit = store().meta_delete(key, {.slab_class = &cls}) == MetaDeleteResult::deleted;
   (hit ? stats_[&CommandStats::delete_hits] : stats_[&CommandStats::delete_misses]).add();
+  if (hit) count_class_id(cls, &ClassCommandStats::delete_hits);
   return hit;
 }
 
 MetaDeleteResult Executor::binary_delete(std::string_view key, std::uint64_t cas) {
   endpoint_.prefix_stats().record_delete(key);
+  unsigned cls = 0;
   MetaDeleteRequest request;
   request.has_cas = cas != 0;
   request.cas = cas;
+  request.slab_class = &cls;
   const MetaDeleteResult result = store().meta_delete(key, request);
-  if (result == MetaDeleteResult::deleted) stats_[&CommandStats::delete_hits].add();
+  if (result == MetaDeleteResult::deleted) {
+    stats_[&CommandStats::delete_hits].add();
+    count_class_id(cls, &ClassCommandStats::delete_hits);
+  }
   if (result == MetaDeleteResult::not_found) stats_[&CommandStats::delete_misses].add();
   return result;
 }
@@ -91,10 +113,11 @@ ArithOutcome Executor::arithmetic(const Request& request) {
 }
 
 bool Executor::touch(std::string_view key, std::int64_t exptime) {
-  const bool hit = store().touch(key, exptime);
+  const ItemRef item = store().get_and_touch(key, exptime);
   stats_[&CommandStats::cmd_touch].add();
-  (hit ? stats_[&CommandStats::touch_hits] : stats_[&CommandStats::touch_misses]).add();
-  return hit;
+  (item ? stats_[&CommandStats::touch_hits] : stats_[&CommandStats::touch_misses]).add();
+  if (item) count_class(*item, &ClassCommandStats::touch_hits);
+  return static_cast<bool>(item);
 }
 
 bool Executor::flush_all(const Request& request) {
@@ -138,17 +161,19 @@ ItemRef Executor::meta_get(const Request& request, MetaGetResult& seen, Miss* wh
   get.recache_ttl = m.recache_time;
   Miss miss = Miss::none;
   ItemRef item = store().meta_get(request.key, get, seen, &miss);
-  if (item) count_meta_hit(request);
+  if (item) count_meta_hit(request, *item);
   if (why != nullptr) *why = miss;
   return item;
 }
 
-void Executor::count_meta_hit(const Request& request) {
+void Executor::count_meta_hit(const Request& request, const Item& item) {
   if (request.meta.new_ttl) {
     stats_[&CommandStats::cmd_touch].add();
     stats_[&CommandStats::touch_hits].add();
+    count_class(item, &ClassCommandStats::touch_hits);
   } else {
     count_get(true, Miss::none);
+    count_class(item, &ClassCommandStats::get_hits);
   }
 }
 
@@ -163,12 +188,18 @@ void Executor::count_meta_miss(const Request& request, Miss why) {
 
 MetaDeleteResult Executor::meta_delete(const Request& request) {
   const MetaFlags& m = request.meta;
-  const MetaDeleteResult result = store().meta_delete(
-      request.key, {.has_cas = m.has_cas, .cas = m.cas, .invalidate = m.set_stale, .set_ttl = m.new_ttl, .ttl = m.exptime});
+  unsigned cls = 0;
+  const MetaDeleteResult result = store().meta_delete(request.key, {.has_cas = m.has_cas,
+                                                                   .cas = m.cas,
+                                                                   .invalidate = m.set_stale,
+                                                                   .set_ttl = m.new_ttl,
+                                                                   .ttl = m.exptime,
+                                                                   .slab_class = &cls});
   if (result != MetaDeleteResult::deleted) {
     stats_[&CommandStats::delete_misses].add();
   } else if (!m.set_stale) {
     stats_[&CommandStats::delete_hits].add();
+    count_class_id(cls, &ClassCommandStats::delete_hits);
   }
   return result;
 }
@@ -197,6 +228,11 @@ ArithOutcome Executor::count_arithmetic(ArithOutcome out, bool increment) {
   // memcached.
   if (out.result == ArithResult::ok && !out.created) {
     (increment ? stats_[&CommandStats::incr_hits] : stats_[&CommandStats::decr_hits]).add();
+    if (increment) {
+      count_class(*out.item, &ClassCommandStats::incr_hits);
+    } else {
+      count_class(*out.item, &ClassCommandStats::decr_hits);
+    }
   } else if (out.result == ArithResult::not_found) {
     (increment ? stats_[&CommandStats::incr_misses] : stats_[&CommandStats::decr_misses]).add();
   }

@@ -66,7 +66,7 @@ class Executor {
   /// Counts a hit here; a miss is counted by count_meta_miss(), since a read-through miss is
   /// counted once though it is answered later.
   ItemRef meta_get(const Request& request, MetaGetResult& seen, Miss* why);
-  void count_meta_hit(const Request& request);
+  void count_meta_hit(const Request& request, const Item& item);
   void count_meta_miss(const Request& request, Miss why);
   /// md. Counts delete_hits / delete_misses (an invalidation is not a delete hit).
   MetaDeleteResult meta_delete(const Request& request);
@@ -78,6 +78,11 @@ class Executor {
 
  private:
   void count_get(bool hit, Miss why);
+  /// A hit in the size class of `item` (or of id `cls`): memcached's per-class slab_stats.
+  void count_class(const Item& item, ClassCommandCounters::Field field);
+  void count_class_id(unsigned cls, ClassCommandCounters::Field field) {
+    if (ClassCommandCounters* c = stats_.of_class(cls)) (*c)[field].add();
+  }
   ArithOutcome count_arithmetic(ArithOutcome out, bool increment);
 
   Endpoint& endpoint_;

@@ -40,7 +40,8 @@ inline ItemRef share(ItemHeader* h) noexcept {
 /// Store. (The `bytes` stat is not kept here: it counts linked items only, so the shards
 /// count it as they link and unlink.)
 struct ItemMemory {
-  ItemMemory(std::size_t smallest, std::size_t largest) : slabs(smallest, largest) {}
+  ItemMemory(std::size_t chunk_min, std::size_t item_size_max, double factor)
+      : slabs(chunk_min, item_size_max, factor) {}
 
   SlabAllocator slabs;
 

@@ -235,6 +235,7 @@ Action TextHandler::run_meta_arithmetic(Connection& conn, Executor& exec, Reques
 }
 
 Action TextHandler::run_meta_debug(Connection& conn, Executor& exec, Request& r) {
+  exec.counters()[&CommandStats::cmd_meta].add();  // memcached 1.6.18's cmd_meta counts `me` only
   MetaGetRequest request;
   request.no_update = true;
   MetaGetResult seen;

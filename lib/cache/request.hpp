@@ -35,6 +35,7 @@ enum class Command : std::uint8_t {
   del, incr, decr, touch,
   flush_all, version, verbosity, stats, quit, shutdown, noop,
   meta_get, meta_set, meta_delete, meta_arithmetic, meta_debug,
+  cache_memlimit, lru_crawler,                    // operator commands (operator_commands.cpp)
 };
 
 /// The longest meta O (opaque) token, its letter included (MFLAG_MAX_OPAQUE_LENGTH).
@@ -90,8 +91,8 @@ struct Request {
   bool create = false;           ///< ... unless exptime was 0xffffffff
   bool noreply = false;          ///< text noreply, binary quiet form
   bool has_exptime = false;      ///< flush_all given a delay
-  std::uint32_t level = 0;       ///< verbosity: the level
-  std::string_view argument;     ///< stats: what follows the command ("" = general stats; text: "detail on", ...)
+  std::uint32_t level = 0;       ///< verbosity: the level; cache_memlimit: megabytes
+  std::string_view argument;     ///< stats, lru_crawler: what follows the command ("" = general stats; text: "detail on", ...)
   std::size_t swallow = 0;       ///< ParseStatus::error: input bytes to discard after the header (a refused value)
   /// ParseStatus::error: the reply ("CLIENT_ERROR ..." / "ERROR"; binary: its message); empty: none.
   /// On a complete flush_all, a bad delay found after the command counts (memcached checks it then).

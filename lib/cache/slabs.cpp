@@ -17,9 +17,8 @@
 namespace connkit::cache::detail {
 namespace {
 
-constexpr std::size_t alignment = alignof(std::max_align_t);
-
-std::size_t align_up(std::size_t n) noexcept { return (n + alignment - 1) & ~(alignment - 1); }
+// memcached's CHUNK_ALIGN_BYTES; enough for an item header (the heap aligns each chunk further).
+constexpr unsigned class_alignment = 8;
 
 // A chunk on a free list is poisoned past its link under AddressSanitizer, so a reply that
 // read an item after its last reference was dropped is still caught although the memory
@@ -44,18 +43,20 @@ void unpoison(void* chunk, std::size_t size) noexcept {
 
 }  // namespace
 
-SlabAllocator::SlabAllocator(std::size_t smallest, std::size_t largest, double factor) {
-  smallest = align_up(std::max(smallest, sizeof(FreeChunk)));
-  const std::size_t cap = std::max(smallest, std::min(largest, largest_class_limit));
-  // memcached's slabs_init(): each class `factor` times the one before, aligned, and the
-  // last one exactly the cap. At most 254 classes, so a class number fits a byte.
-  std::size_t sizes[254];
+SlabAllocator::SlabAllocator(std::size_t chunk_min, std::size_t item_size_max, double factor) {
+  const std::size_t largest = largest_chunk(item_size_max);
+  if (!(factor > 1.0)) factor = 1.25;  // memcached refuses -f 1 or less; a library caller gets the default
+  // memcached's slabs_init(), unsigned arithmetic and its truncation included (with -f 1.01
+  // the 96-byte class repeats until the class ids run out, as in memcached).
+  std::size_t sizes[max_classes];
   std::size_t n = 0;
-  for (std::size_t size = smallest; size < cap && n < 253;) {
+  auto size = static_cast<unsigned>(std::max(memcached_item_header + std::min(chunk_min, largest), sizeof(FreeChunk)));
+  while (n + 1 < max_classes && static_cast<double>(size) < static_cast<double>(largest) / factor) {
+    if (size % class_alignment != 0) size += class_alignment - size % class_alignment;
     sizes[n++] = size;
-    size = std::max(size + alignment, align_up(static_cast<std::size_t>(static_cast<double>(size) * factor)));
+    size = static_cast<unsigned>(static_cast<double>(size) * factor);
   }
-  sizes[n++] = cap;
+  sizes[n++] = largest;
   count_ = n;
   classes_ = std::make_unique<SizeClass[]>(n);
   for (std::size_t i = 0; i < n; ++i) classes_[i].size = sizes[i];
@@ -115,7 +116,13 @@ void* SlabAllocator::try_allocate(std::size_t size, std::size_t limit, std::uint
   const std::size_t bytes = chunk_size(cls, size);
   if (!reserve(bytes, limit)) return nullptr;
   void* memory = ::operator new(bytes, std::nothrow);
-  if (memory == nullptr) allocated_.fetch_sub(bytes, std::memory_order_relaxed);
+  if (memory == nullptr) {
+    allocated_.fetch_sub(bytes, std::memory_order_relaxed);
+  } else if (cls == no_class) {
+    plain_chunks_.fetch_add(plain_chunks(size), std::memory_order_relaxed);
+  } else {
+    classes_[cls - 1].chunks.fetch_add(1, std::memory_order_relaxed);
+  }
   return memory;
 }
 
@@ -123,6 +130,7 @@ void SlabAllocator::deallocate(void* chunk, std::uint8_t cls, std::size_t size) 
   if (cls == no_class) {
     ::operator delete(chunk);
     allocated_.fetch_sub(size, std::memory_order_relaxed);
+    plain_chunks_.fetch_sub(plain_chunks(size), std::memory_order_relaxed);
     return;
   }
   SizeClass& c = classes_[cls - 1];
@@ -158,10 +166,30 @@ std::size_t SlabAllocator::trim(std::size_t bytes, std::uint8_t keep) noexcept {
       unpoison(taken, c.size);
       ::operator delete(static_cast<void*>(taken));
       allocated_.fetch_sub(c.size, std::memory_order_relaxed);
+      c.chunks.fetch_sub(1, std::memory_order_relaxed);
       taken = next;
     }
   }
   return freed;
+}
+
+std::size_t SlabAllocator::plain_chunks(std::size_t size) const noexcept {
+  const std::size_t largest = classes_[count_ - 1].size;
+  return (size + largest - 1) / largest;
+}
+
+SlabAllocator::ClassMemory SlabAllocator::class_memory(std::uint8_t cls) const noexcept {
+  SizeClass& c = classes_[cls - 1];  // the pointer is const here, not the class (its lock is taken)
+  ClassMemory m;
+  m.chunk_size = c.size;
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    m.free_chunks = c.free_chunks;
+  }
+  m.chunks = c.chunks.load(std::memory_order_relaxed);
+  if (cls == count_) m.chunks += plain_chunks_.load(std::memory_order_relaxed);
+  m.chunks = std::max(m.chunks, m.free_chunks);  // read apart: never show more free than held
+  return m;
 }
 
 std::size_t SlabAllocator::free_bytes() const noexcept {

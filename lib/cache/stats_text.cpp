@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "prefix_stats.hpp"
+#include "slabs.hpp"
 #include "read_through.hpp"
 
 namespace connkit::cache::detail {
@@ -91,19 +92,23 @@ std::string conns_stats(const Endpoint& endpoint) {
 }
 
 std::string settings_stats(const Endpoint& endpoint, int verbosity) {
+  // memcached 1.6.18's process_stat_settings order, with the keys that mean something here
+  // (docs/cache.md lists those left out and why).
   std::string out;
   StatWriter stat(out);
   const Store& store = const_cast<Endpoint&>(endpoint).store();
   const EndpointOptions& o = endpoint.options();
-  stat("maxbytes", store.options().memory_limit);
+  const Server* server = endpoint.server();
+  const ServerOptions* so = server != nullptr ? &server->options() : nullptr;
+  auto yes_no = [](bool on) { return on ? "yes" : "no"; };
   std::uint64_t port = 0;
   std::string socket_path = "NULL";
   std::string umask = "700";
-  if (const Server* server = endpoint.server()) {
-    const ServerOptions& so = server->options();
-    stat("maxconns", so.max_connections);
-    for (const ListenerOptions& l : so.listeners) {
-      if (l.transport == Transport::tcp && port == 0) port = server->port(static_cast<std::size_t>(&l - so.listeners.data()));
+  std::string inter;
+  if (so != nullptr) {
+    for (const ListenerOptions& l : so->listeners) {
+      if (l.transport == Transport::tcp && port == 0) port = server->port(static_cast<std::size_t>(&l - so->listeners.data()));
+      if (l.transport == Transport::tcp) inter += (inter.empty() ? "" : ",") + l.host;
       if (l.transport == Transport::unix_stream) {
         socket_path = l.path;
         char mode[16];
@@ -111,27 +116,53 @@ std::string settings_stats(const Endpoint& endpoint, int verbosity) {
         umask = mode;
       }
     }
-    stat("tcpport", port);
-    stat("udpport", 0);
-    stat("verbosity", static_cast<std::uint64_t>(verbosity));
-    stat.line("evictions", "on");
+  }
+  char factor[32];
+  std::snprintf(factor, sizeof factor, "%.2f", store.options().growth_factor);
+  const std::uint64_t threads = so != nullptr ? so->threads : 0;
+
+  stat("maxbytes", store.memory_limit());
+  if (so != nullptr) stat("maxconns", so->max_connections);
+  if (so != nullptr) stat("tcpport", port);
+  stat("udpport", 0);
+  if (so != nullptr) stat.line("inter", inter.empty() ? "NULL" : inter);
+  stat("verbosity", static_cast<std::uint64_t>(verbosity));
+  stat.line("evictions", "on");
+  if (so != nullptr) {
     stat.line("domain_socket", socket_path);
     stat.line("umask", umask);
-    stat("num_threads", so.threads);
-    stat.line("stat_key_prefix", std::string(1, o.prefix_delimiter));
-    stat.line("detail_enabled", endpoint.prefix_stats().enabled() ? "yes" : "no");
-    stat("reqs_per_event", so.reqs_per_event);
-    stat.line("cas_enabled", o.cas_enabled ? "yes" : "no");
-    stat("tcp_backlog", so.listeners.empty() ? 0 : static_cast<std::uint64_t>(so.listeners.front().backlog));
-    stat("idle_timeout", static_cast<std::uint64_t>(so.idle_timeout.count() / 1000));
-  } else {
-    stat("verbosity", static_cast<std::uint64_t>(verbosity));
-    stat.line("evictions", "on");
-    stat.line("cas_enabled", o.cas_enabled ? "yes" : "no");
+  }
+  stat.line("shutdown_command", "no");
+  stat.line("growth_factor", factor);
+  stat("chunk_size", store.options().slab_chunk_min);
+  if (so != nullptr) {
+    stat("num_threads", threads);
+    stat("num_threads_per_udp", threads);
+  }
+  stat.line("stat_key_prefix", std::string(1, o.prefix_delimiter));
+  stat.line("detail_enabled", yes_no(endpoint.prefix_stats().enabled()));
+  if (so != nullptr) stat("reqs_per_event", so->reqs_per_event);
+  stat.line("cas_enabled", yes_no(o.cas_enabled));
+  if (so != nullptr) {
+    stat("tcp_backlog", so->listeners.empty() ? 0 : static_cast<std::uint64_t>(so->listeners.front().backlog));
   }
   stat.line("binding_protocol", protocol_text(o.protocol));
+  stat.line("auth_enabled_sasl", "no");
+  stat.line("auth_enabled_ascii", "no");
   stat("item_size_max", store.options().item_size_max);
-  stat.line("flush_enabled", o.flush_enabled ? "yes" : "no");
+  stat.line("maxconns_fast", "yes");      // over the limit: "ERROR Too many open connections", closed
+  stat.line("slab_reassign", "no");       // chunks are not carved from pages, so none move
+  stat("slab_automove", 0);
+  stat("slab_chunk_max", SlabAllocator::largest_chunk(store.options().item_size_max));
+  stat.line("lru_crawler", yes_no(store.reclaim_enabled()));  // the paced sweep of expired items
+  stat.line("flush_enabled", yes_no(o.flush_enabled));
+  stat.line("dump_enabled", yes_no(o.dump_enabled));
+  stat.line("lru_maintainer_thread", "no");
+  stat.line("lru_segmented", "no");        // one LRU per shard: no HOT/WARM/COLD segments
+  stat.line("temp_lru", "no");
+  if (so != nullptr) stat("idle_timeout", static_cast<std::uint64_t>(so->idle_timeout.count() / 1000));
+  stat.line("track_sizes", "no");          // `stats sizes` is disabled
+  stat.line("ssl_enabled", "no");
   // Not memcached's: the bound on values still arriving (EndpointOptions::max_staged_bytes).
   stat("max_staged_bytes", endpoint.staging_stats().max_staged_bytes);
   return out;

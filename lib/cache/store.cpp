@@ -33,9 +33,6 @@ constexpr int max_evictions_per_allocation = 64;
 // The longest wait between periodic reclaim passes while they keep finding nothing.
 constexpr std::int64_t max_reclaim_interval = 16;
 
-// memcached's chunk_size (-n): the smallest class holds the header and 48 bytes of key and value.
-constexpr std::size_t smallest_chunk_extra = 48;
-
 static_assert(sizeof(void*) != 8 || sizeof(Item) == 96, "the item header stays at 96 bytes");
 static_assert(max_key_length <= UINT8_MAX, "Item keeps the key size in a byte");
 
@@ -76,7 +73,8 @@ void ItemRef::reset() noexcept {
 
 Store::Store(StoreOptions options)
     : options_(std::move(options)),
-      memory_(std::make_unique<detail::ItemMemory>(sizeof(Item) + smallest_chunk_extra, options_.item_size_max)) {
+      memory_(std::make_unique<detail::ItemMemory>(options_.slab_chunk_min, options_.item_size_max,
+                                                   options_.growth_factor)) {
   if (!options_.clock) {
     options_.clock = system_clock();
     system_clock_ = true;
@@ -118,7 +116,7 @@ bool Store::too_large(std::size_t key_size, std::size_t value_size) const noexce
 
 ItemHeader* Store::new_item(std::string_view key, std::size_t value_size) noexcept {
   const std::size_t size = sizeof(Item) + key.size() + value_size + 2;
-  const std::size_t limit = options_.memory_limit;
+  const std::size_t limit = memory_limit_.load(std::memory_order_relaxed);
   // One global limit on all chunks, free ones included. Room comes first from free chunks
   // of other classes, then from LRU tails, starting with the key's own shard. Never called
   // under a shard lock: eviction takes them.
@@ -131,7 +129,7 @@ ItemHeader* Store::new_item(std::string_view key, std::size_t value_size) noexce
     const std::size_t need = slabs.chunk_size(cls, size);
     const std::size_t held = slabs.allocated();
     if (held + need > limit && slabs.trim(held + need - limit, cls) > 0) continue;
-    if (tries++ == max_evictions_per_allocation || !evict_one(preferred)) return nullptr;
+    if (tries++ == max_evictions_per_allocation || !evict_one(preferred)) return out_of_memory(cls, preferred);
   }
   ItemHeader* item = &header(*new (memory) Item(store_access));
   item->slab_class = cls;
@@ -163,14 +161,12 @@ bool Store::evict_one(unsigned preferred) noexcept {
     std::lock_guard<std::mutex> lock(shard.mutex);
     ItemHeader* victim = shard.lru_tail;
     if (victim == nullptr) continue;
-    const bool fetched = victim->fetched.load(std::memory_order_relaxed);
     if (!is_live(*victim, now, nullptr)) {
-      ++shard.reclaimed;
-      if (!fetched) ++shard.expired_unfetched;
+      shard.note_reclaimed(*victim);
     } else {
-      ++shard.evictions;
-      if (!fetched) ++shard.evicted_unfetched;
+      shard.note_evicted(*victim, now);
     }
+    ++shard.of(*victim).direct_reclaims;
     unlink_locked(shard, victim);
     return true;
   }
@@ -208,8 +204,7 @@ ItemHeader* Store::find_live_locked(Shard& shard, std::string_view key, std::uin
   }
   if (!is_live(*item, now, why)) {
     // Lazy expiry: an expired or flushed item found on the way is freed now.
-    ++shard.reclaimed;
-    if (!item->fetched.load(std::memory_order_relaxed)) ++shard.expired_unfetched;
+    shard.note_reclaimed(*item);
     unlink_locked(shard, item);
     return nullptr;
   }
@@ -247,6 +242,8 @@ void Store::link_locked(Shard& shard, ItemHeader* item) noexcept {
   item->refs.fetch_add(1, std::memory_order_relaxed);  // the table's reference
   ++shard.count;
   ++shard.total_items;
+  ++shard.of(*item).number;
+  shard.of(*item).mem_requested += item->total_size();
   // `bytes` counts linked items only (memcached's do_item_link/do_item_unlink): an item held
   // only by an unfinished set or a reply still being sent is not live data.
   shard.bytes += item->total_size();
@@ -264,6 +261,8 @@ void Store::unlink_locked(Shard& shard, ItemHeader* item) noexcept {
   item->linked = false;
   --shard.count;
   shard.bytes -= item->total_size();
+  --shard.of(*item).number;
+  shard.of(*item).mem_requested -= item->total_size();
   ItemRef dropped(item_of(item), store_access);  // the table's reference; freed now unless a reply still holds one
 }
 
@@ -448,9 +447,10 @@ std::size_t Store::reclaim_shard(Shard& shard, std::int64_t now) noexcept {
   std::lock_guard<std::mutex> lock(shard.mutex);
   for (ItemHeader* it = shard.lru_tail; it != nullptr;) {
     ItemHeader* prev = it->lru_prev;
+    ++shard.of(*it).crawler_items_checked;
     if (!is_live(*it, now, nullptr)) {
-      ++shard.reclaimed;
-      if (!it->fetched.load(std::memory_order_relaxed)) ++shard.expired_unfetched;
+      shard.note_reclaimed(*it);
+      ++shard.of(*it).crawler_reclaimed;
       unlink_locked(shard, it);
       ++freed;
     }
@@ -470,6 +470,7 @@ void Store::maybe_reclaim() noexcept {
   const std::int64_t now = this->now();
   std::int64_t due = next_reclaim_.load(std::memory_order_relaxed);
   if (now < due || !next_reclaim_.compare_exchange_strong(due, now + 1, std::memory_order_relaxed)) return;
+  if (!reclaim_enabled_.load(std::memory_order_relaxed)) return;  // `lru_crawler disable`
   const unsigned index = reclaim_cursor_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
   // A pass walks the whole shard under its lock. While passes find nothing the next one
   // waits longer (up to max_reclaim_interval); one that frees something brings it back to
@@ -494,7 +495,7 @@ StoreStats Store::stats() const {
     s.evicted_unfetched += shard->evicted_unfetched;
   }
   s.total_malloced = memory_->slabs.allocated();
-  s.limit_maxbytes = options_.memory_limit;
+  s.limit_maxbytes = memory_limit();
   return s;
 }
 

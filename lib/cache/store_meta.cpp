@@ -197,13 +197,14 @@ ItemRef Store::meta_get(std::string_view key, const MetaGetRequest& request, Met
 }
 
 MetaDeleteResult Store::meta_delete(std::string_view key, const MetaDeleteRequest& request) {
-  const auto [has_cas, cas, invalidate, set_ttl, ttl] = request;
+  const auto [has_cas, cas, invalidate, set_ttl, ttl, slab_class] = request;
   const std::uint64_t hash = hash_key(key);
   Shard& shard = shard_for(hash);
   const std::int64_t now = this->now();
   std::lock_guard<std::mutex> lock(shard.mutex);
   ItemHeader* item = find_live_locked(shard, key, hash, now, nullptr);
   if (item == nullptr) return MetaDeleteResult::not_found;
+  if (slab_class != nullptr) *slab_class = item->slab_class;
   if (has_cas && item->cas.load(std::memory_order_relaxed) != cas) return MetaDeleteResult::exists;
   if (invalidate) {
     // Marked stale, not removed: the next meta get wins the token to recache it.

@@ -138,6 +138,22 @@ bool parse_stats(const Tokens& t, std::string_view line, Request& out) {
 
 bool parse_nothing(const Tokens&, std::string_view, Request&) { return true; }
 
+bool parse_memlimit(const Tokens& t, std::string_view, Request& out) {
+  noreply_maybe(t, out);
+  return safe_strtoul(t.token[1], out.level) || fail(out, "ERROR");
+}
+
+// memcached's process_lru_crawler_command: a subcommand and its one argument, or enable /
+// disable alone; any other shape is ERROR.
+bool parse_lru_crawler(const Tokens& t, std::string_view line, Request& out) {
+  const std::string_view sub = t.token[1];
+  const bool with_argument = sub == "crawl" || sub == "metadump" || sub == "tocrawl" || sub == "sleep";
+  const bool alone = sub == "enable" || sub == "disable";
+  if (!(with_argument && t.count == 4) && !(alone && t.count == 3)) return fail(out, "ERROR");
+  out.argument = line.substr(static_cast<std::size_t>(sub.data() - line.data()));
+  return true;
+}
+
 // ---- Meta commands --------------------------------------------------------------------------
 
 /// memcached's _meta_flag_preparse over the flag tokens from `start`: fills out.meta (the
@@ -339,6 +355,8 @@ constexpr CommandSpec commands[] = {
     {"ma", Command::meta_arithmetic, 3, any, parse_meta_arithmetic},
     {"me", Command::meta_debug, 2, any, parse_meta_debug},
     {"mn", Command::noop, 2, any, parse_nothing},
+    {"cache_memlimit", Command::cache_memlimit, 3, 4, parse_memlimit},
+    {"lru_crawler", Command::lru_crawler, 2, any, parse_lru_crawler},
 };
 
 const CommandSpec* find_command(std::string_view name) noexcept {

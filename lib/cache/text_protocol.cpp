@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "class_stats_text.hpp"
 #include "item.hpp"
 #include "numbers.hpp"
 #include "prefix_stats.hpp"
@@ -50,6 +51,8 @@ const TextHandler::Run TextHandler::run_table[] = {
     &TextHandler::run_meta_delete,      // meta_delete
     &TextHandler::run_meta_arithmetic,  // meta_arithmetic
     &TextHandler::run_meta_debug,       // meta_debug
+    &TextHandler::run_cache_memlimit,   // cache_memlimit
+    &TextHandler::run_lru_crawler,      // lru_crawler
 };
 
 Executor TextHandler::executor(const Connection& conn) {
@@ -91,7 +94,7 @@ Action TextHandler::on_input(Connection& conn, std::span<const char> input) {
     noreply_ = false;
     return r.swallow != 0 ? Action::swallow(r.size, r.swallow) : Action::consumed(r.size);
   }
-  static_assert(std::size(run_table) == static_cast<std::size_t>(Command::meta_debug) + 1,
+  static_assert(std::size(run_table) == static_cast<std::size_t>(Command::lru_crawler) + 1,
                 "one entry per Command, in the enum's order");
   Executor exec = executor(conn);
   return (this->*run_table[static_cast<std::size_t>(r.command)])(conn, exec, r);
@@ -285,6 +288,12 @@ Action TextHandler::run_stats(Connection& conn, Executor&, Request& r) {
     text = settings_stats(endpoint_, conn.verbosity());
   } else if (sub == "conns") {
     text = conns_stats(endpoint_);
+  } else if (sub == "slabs") {
+    text = slabs_stats(endpoint_);
+  } else if (sub == "items") {
+    text = items_stats(endpoint_);
+  } else if (sub == "sizes") {
+    text = sizes_stats();
   } else if (sub == "detail") {
     return run_stats_detail(conn, r);
   } else if (sub == "reset") {

@@ -58,6 +58,9 @@ class TextHandler final : public ProtocolHandler {
   Action run_meta_delete(Connection& conn, Executor& exec, Request& r);
   Action run_meta_arithmetic(Connection& conn, Executor& exec, Request& r);
   Action run_meta_debug(Connection& conn, Executor& exec, Request& r);
+  // Operator commands (operator_commands.cpp).
+  Action run_cache_memlimit(Connection& conn, Executor& exec, Request& r);
+  Action run_lru_crawler(Connection& conn, Executor& exec, Request& r);
 
   /// A storage command's header was parsed: take memory for its value and read it there, or
   /// answer the refusal and swallow the value.

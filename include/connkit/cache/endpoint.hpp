@@ -78,6 +78,7 @@ struct EndpointOptions {
   std::size_t max_line = 2048;       ///< a non-get line longer than this without "\n" closes (memcached)
   bool cas_enabled = true;           ///< -C turns CAS off
   bool flush_enabled = true;         ///< -F turns flush_all off
+  bool dump_enabled = true;          ///< -X turns `lru_crawler metadump` off
   /// Per-prefix stats (`stats detail`): the delimiter ending a key's prefix, and whether
   /// counting starts on (memcached's -D sets both; `stats detail on|off` switches it).
   char prefix_delimiter = ':';
@@ -103,6 +104,7 @@ struct StagingStats {
 /// Command counters (memcached's thread stats), summed over workers by Endpoint::command_stats().
 struct CommandStats {
   std::uint64_t cmd_get = 0, cmd_set = 0, cmd_flush = 0, cmd_touch = 0;
+  std::uint64_t cmd_meta = 0;  ///< memcached 1.6.18 counts only `me` here
   std::uint64_t get_hits = 0, get_misses = 0, get_expired = 0, get_flushed = 0;
   std::uint64_t delete_hits = 0, delete_misses = 0;
   std::uint64_t incr_hits = 0, incr_misses = 0, decr_hits = 0, decr_misses = 0;
@@ -121,6 +123,7 @@ struct CommandStatField {
 inline constexpr CommandStatField command_stat_fields[] = {
     {"cmd_get", &CommandStats::cmd_get},         {"cmd_set", &CommandStats::cmd_set},
     {"cmd_flush", &CommandStats::cmd_flush},     {"cmd_touch", &CommandStats::cmd_touch},
+    {"cmd_meta", &CommandStats::cmd_meta},
     {"get_hits", &CommandStats::get_hits},       {"get_misses", &CommandStats::get_misses},
     {"get_expired", &CommandStats::get_expired}, {"get_flushed", &CommandStats::get_flushed},
     {"delete_misses", &CommandStats::delete_misses}, {"delete_hits", &CommandStats::delete_hits},
@@ -140,6 +143,7 @@ void for_each_stat(const CommandStats& s, F&& f) {
 }
 
 namespace detail {
+struct ClassCommandStats;
 struct CommandCounters;
 class LoadTable;
 class PrefixStats;
@@ -198,6 +202,10 @@ class Endpoint {
   /// stay memcached's; `stats settings` shows the limit. Thread-safe.
   StagingStats staging_stats() const noexcept;
 
+  /// Per-class command counters (`stats slabs`) by class id, summed over workers, since the
+  /// last reset; id 0 counts items above the largest class (internal).
+  std::vector<detail::ClassCommandStats> class_command_stats() const;
+
   /// Counters of worker `index`, written only by that worker's thread (internal).
   detail::CommandCounters& counters(unsigned worker);
   /// The per-prefix stats of `stats detail` (internal).
@@ -217,6 +225,8 @@ class Endpoint {
   std::unique_ptr<detail::LoadTable> loads_;            // keys being loaded; null without a loader
   std::unique_ptr<detail::PrefixStats> prefixes_;       // stats detail
   std::unique_ptr<detail::ValueStaging> staging_;       // values whose bytes are still arriving
+
+  std::vector<detail::ClassCommandStats> class_totals() const;  // not yet less the baseline
 };
 
 /// Workers an Endpoint keeps counters for (worker indexes at or above it share the last slot).

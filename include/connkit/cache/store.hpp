@@ -32,6 +32,11 @@ struct StoreOptions {
   std::size_t memory_limit = 64u << 20;
   std::size_t item_size_max = 1u << 20;   ///< largest item, overhead included (memcached's -I)
   unsigned shards = 16;                   ///< independent locks; the memory limit stays global
+  /// Size classes as memcached's slab classes: the first holds memcached's 48-byte item
+  /// header plus this many bytes (-n), each next one growth_factor (-f, above 1) times larger,
+  /// up to half a megabyte; same ids and chunk sizes as memcached's for the same -n and -f.
+  std::size_t slab_chunk_min = 48;
+  double growth_factor = 1.25;
   Clock clock;                            ///< empty: system_clock()
 };
 
@@ -195,6 +200,7 @@ struct MetaDeleteRequest {
   bool invalidate = false;           ///< I: mark stale (new CAS) instead of removing
   bool set_ttl = false;              ///< T: with I, a new TTL
   std::int64_t ttl = 0;              ///< T's TTL (client form)
+  unsigned* slab_class = nullptr;    ///< receives the found item's size class (for per-class stats)
 };
 
 /// What incr / decr ask for: text and binary (delta; binary's initial value and expiry) and
@@ -232,6 +238,23 @@ struct StoreStats {
   std::uint64_t evicted_unfetched = 0;  ///< evicted_unfetched
   std::uint64_t limit_maxbytes = 0;     ///< limit_maxbytes
   std::uint64_t total_malloced = 0;     ///< total_malloced: item memory held, free chunks included
+};
+
+/// One size class (memcached's slab class), for `stats slabs` and `stats items`; fields are
+/// named after the memcached stats they feed.
+struct SlabClassStats {
+  unsigned id = 0;                       ///< class id, from 1
+  std::uint64_t chunk_size = 0;          ///< bytes of each chunk
+  std::uint64_t chunks_per_page = 0;     ///< chunks a 1 MB memcached page holds (the unit of total_pages)
+  std::uint64_t total_chunks = 0;        ///< chunks held, in use or free
+  std::uint64_t used_chunks = 0;
+  std::uint64_t free_chunks = 0;         ///< on the class's free list
+  std::uint64_t number = 0;              ///< items linked
+  std::uint64_t mem_requested = 0;       ///< their bytes (Item::total_size())
+  std::uint64_t age = 0;                 ///< seconds since the class's least recently used item was used
+  std::uint64_t evicted = 0, evicted_nonzero = 0, evicted_time = 0, evicted_unfetched = 0;
+  std::uint64_t outofmemory = 0, reclaimed = 0, expired_unfetched = 0;
+  std::uint64_t crawler_reclaimed = 0, crawler_items_checked = 0, direct_reclaims = 0;
 };
 
 /// A thread-safe memcached-style item store: sharded hash tables, a per-shard LRU, one
@@ -303,6 +326,23 @@ class Store {
   void maybe_reclaim() noexcept;
 
   StoreStats stats() const;
+  /// Every size class in id order (lib/cache/store_stats.cpp). Items above the largest
+  /// class count in it, as memcached chains that class's chunks for them.
+  std::vector<SlabClassStats> class_stats() const;
+  /// Number of size classes (the largest class id).
+  std::size_t slab_classes() const noexcept;
+  /// `stats reset`: zeroes the per-class counters (not the gauges: number, mem_requested, chunks).
+  void reset_class_stats();
+  /// Calls `visit` for every linked item, one shard at a time under its lock (keep it short;
+  /// it must not call the store). For `lru_crawler metadump`.
+  void for_each_item(const std::function<void(const Item&)>& visit) const;
+  /// memcached's `cache_memlimit`: the memory limit from now on. Lowering it below what is
+  /// held frees memory lazily, as later allocations trim free chunks and evict.
+  void set_memory_limit(std::size_t bytes) noexcept { memory_limit_.store(bytes, std::memory_order_relaxed); }
+  std::size_t memory_limit() const noexcept { return memory_limit_.load(std::memory_order_relaxed); }
+  /// `lru_crawler enable|disable`: whether maybe_reclaim() sweeps (on by default).
+  void set_reclaim_enabled(bool on) noexcept { reclaim_enabled_.store(on, std::memory_order_relaxed); }
+  bool reclaim_enabled() const noexcept { return reclaim_enabled_.load(std::memory_order_relaxed); }
   const StoreOptions& options() const noexcept { return options_; }
   /// The store's clock: options().clock, or a coarse system clock read directly when none
   /// was given.
@@ -314,6 +354,8 @@ class Store {
   Shard& shard_for(std::uint64_t hash) noexcept;
 
   StoreOptions options_;
+  std::atomic<std::size_t> memory_limit_{options_.memory_limit};  // cache_memlimit changes it
+  std::atomic<bool> reclaim_enabled_{true};
   bool system_clock_ = false;  // options_.clock is system_clock(): read it without the std::function
   std::unique_ptr<detail::ItemMemory> memory_;  // size classes and the bytes of live items
   std::vector<std::unique_ptr<Shard>> shards_;
@@ -343,6 +385,8 @@ class Store {
   /// A hit: moves the item to the LRU head (at most once a minute) and records the access.
   void note_access_locked(Shard& shard, Header* item, std::int64_t now) noexcept;
   std::size_t reclaim_shard(Shard& shard, std::int64_t now) noexcept;
+  /// An allocation of class `cls` failed: counted (outofmemory); returns null.
+  Header* out_of_memory(std::uint8_t cls, unsigned shard) noexcept;
 };
 
 }  // namespace connkit::cache
