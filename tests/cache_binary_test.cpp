@@ -336,7 +336,11 @@ TEST_CASE("binary stat: the text stats as key/value packets ending with an empty
   const std::map<std::string, std::string> not_found{{"<error 1>", "Not found"}};
   CHECK(stat_group(c, "detail") == not_found);
   CHECK(stat_group(c, "conns") == not_found);  // text-only in memcached
-  CHECK(stat_group(c, "items") == not_found);
+  // The class groups, as in memcached (p:a's 102 bytes take a 120-byte chunk: class 2).
+  CHECK(stat_group(c, "items").count("items:2:number") == 1);
+  CHECK(stat_group(c, "slabs").count("2:used_chunks") == 1);
+  CHECK(stat_group(c, "sizes")["sizes_status"] == "disabled");
+  CHECK(stat_group(c, "itemsfoo") == not_found);  // exact names, unlike settings
   CHECK(stat_group(c, "bogus") == not_found);
   CHECK(stat_group(c, "settingsfoo")["maxconns"] == "1024");  // memcached matches the prefix
 }

@@ -214,11 +214,11 @@ TEST_CASE("base64 keys with b work in ms, mg, md, ma and me, and k returns them 
   EXPECT_REPLY(c, "ms AAH//g== 2 b\r\nbk\r\n", "HD\r\n");
   EXPECT_REPLY(c, "mg AAH//g== b v k\r\n", "VA 2 kAAH//g== b\r\nbk\r\n");
   CHECK(mask_numbers(line_reply(c, "me AAH//g== b\r\n"), {"cas=", "size="}) ==
-        "ME AAH//g== exp=-1 la=0 cas=# fetch=yes cls=1 size=#\r\n");
+        "ME AAH//g== exp=-1 la=0 cas=# fetch=yes cls=2 size=#\r\n");
   // me names a key as it was stored: a text set's key plainly, even asked for in base64.
   EXPECT_REPLY(c, "set n 0 0 1\r\nx\r\n", "STORED\r\n");
   CHECK(mask_numbers(line_reply(c, "me bg== b\r\n"), {"cas=", "size="}) ==
-        "ME n exp=-1 la=0 cas=# fetch=no cls=1 size=#\r\n");
+        "ME n exp=-1 la=0 cas=# fetch=no cls=2 size=#\r\n");
 }
 
 TEST_CASE("keys that are not base64 are refused under b", "[cache][meta]") {
@@ -370,11 +370,11 @@ TEST_CASE("me shows an item's metadata on a hit and EN on a miss", "[cache][meta
   EXPECT_REPLY(c, "ms n 2 T50\r\n10\r\n", "HD\r\n");
   f.now += 5;
   CHECK(mask_numbers(line_reply(c, "me n\r\n"), {"cas=", "size="}) ==
-        "ME n exp=-45 la=5 cas=# fetch=no cls=1 size=#\r\n");
+        "ME n exp=-45 la=5 cas=# fetch=no cls=2 size=#\r\n");
   EXPECT_REPLY(c, "ms f 2\r\nab\r\nmg f v\r\n", "HD\r\nVA 2\r\nab\r\n");
   f.now += 3;
   CHECK(mask_numbers(line_reply(c, "me f\r\n"), {"cas=", "size="}) ==
-        "ME f exp=-1 la=3 cas=# fetch=yes cls=1 size=#\r\n");
+        "ME f exp=-1 la=3 cas=# fetch=yes cls=2 size=#\r\n");
   EXPECT_REPLY(c, "me nope\r\n", "EN\r\n");
   EXPECT_REPLY(c, "me\r\n", "CLIENT_ERROR bad command line format\r\n");
 }

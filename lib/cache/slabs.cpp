@@ -110,7 +110,12 @@ void* SlabAllocator::try_allocate(std::size_t size, std::size_t limit, std::uint
       --c.free_chunks;
       lock.unlock();
       unpoison(chunk, c.size);
-      return chunk;
+      if (allocated() <= limit) return chunk;
+      // Over the limit (it was lowered: cache_memlimit): the chunk goes back to the heap
+      // instead, and the caller evicts for room, so memory shrinks as sets come in.
+      ::operator delete(static_cast<void*>(chunk));
+      allocated_.fetch_sub(c.size, std::memory_order_relaxed);
+      c.chunks.fetch_sub(1, std::memory_order_relaxed);
     }
   }
   const std::size_t bytes = chunk_size(cls, size);
