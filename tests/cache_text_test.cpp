@@ -254,7 +254,9 @@ TEST_CASE("stats lists memcached's names in memcached's order", "[cache][text][s
         "decr_misses decr_hits cas_misses cas_hits cas_badval touch_hits touch_misses store_too_large "
         "store_no_memory bytes_read bytes_written limit_maxbytes accepting_conns listen_disabled_num "
         "time_in_listen_disabled_us threads conn_yields idle_kicks malloc_fails read_buf_count read_buf_bytes "
-        "read_buf_bytes_free bytes curr_items total_items expired_unfetched evicted_unfetched evictions reclaimed ");
+        "read_buf_bytes_free bytes curr_items total_items expired_unfetched evicted_unfetched evicted_active "
+        "evictions reclaimed crawler_reclaimed crawler_items_checked lrutail_reflocked moves_to_cold moves_to_warm "
+        "moves_within_lru direct_reclaims ");
 }
 
 TEST_CASE("stats reset restarts the connection totals and keeps the gauges", "[cache][text][stats]") {

@@ -68,8 +68,16 @@ std::string general_stats(const Endpoint& endpoint, const LoadTable* loads) {
   stat("total_items", items.total_items);
   stat("expired_unfetched", items.expired_unfetched);
   stat("evicted_unfetched", items.evicted_unfetched);
+  stat("evicted_active", 0);  // no active bit, no segmented LRU: the 0s below too
   stat("evictions", items.evictions);
   stat("reclaimed", items.reclaimed);
+  stat("crawler_reclaimed", items.crawler_reclaimed);
+  stat("crawler_items_checked", items.crawler_items_checked);
+  stat("lrutail_reflocked", 0);
+  stat("moves_to_cold", 0);
+  stat("moves_to_warm", 0);
+  stat("moves_within_lru", 0);
+  stat("direct_reclaims", items.direct_reclaims);
   if (loads != nullptr) {
     const LoadStats l = loads->stats();
     for (const LoadStatField& f : load_stat_fields) stat(f.name, l.*(f.field));

@@ -493,6 +493,11 @@ StoreStats Store::stats() const {
     s.reclaimed += shard->reclaimed;
     s.expired_unfetched += shard->expired_unfetched;
     s.evicted_unfetched += shard->evicted_unfetched;
+    for (const detail::ClassCounters& c : shard->classes) {
+      s.crawler_reclaimed += c.crawler_reclaimed;
+      s.crawler_items_checked += c.crawler_items_checked;
+      s.direct_reclaims += c.direct_reclaims;
+    }
   }
   s.total_malloced = memory_->slabs.allocated();
   s.limit_maxbytes = memory_limit();

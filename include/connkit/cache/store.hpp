@@ -238,6 +238,8 @@ struct StoreStats {
   std::uint64_t evicted_unfetched = 0;  ///< evicted_unfetched
   std::uint64_t limit_maxbytes = 0;     ///< limit_maxbytes
   std::uint64_t total_malloced = 0;     ///< total_malloced: item memory held, free chunks included
+  /// Sums of the per-class counters (SlabClassStats), zeroed by reset_class_stats().
+  std::uint64_t crawler_reclaimed = 0, crawler_items_checked = 0, direct_reclaims = 0;
 };
 
 /// One size class (memcached's slab class), for `stats slabs` and `stats items`; fields are
