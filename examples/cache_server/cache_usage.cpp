@@ -34,6 +34,9 @@ std::string cache_server_usage() {
          "-vvv                      extremely verbose (internal state transitions)\n"
          "-h, --help                print this help and exit\n"
          "-V, --version             print version and exit\n"
+         "-f, --slab-growth-factor=<num> chunk size growth factor (default: 1.25)\n"
+         "-n, --slab-min-size=<bytes> min space used for key+value+flags (default: " + n(store.slab_chunk_min) +
+         ")\n" +
          "-t, --threads=<num>       number of threads to use (default: " + n(server.threads) + ")\n" +
          "-R, --max-reqs-per-event  maximum number of requests per event (default: " + n(server.reqs_per_event) +
          ")\n" +
@@ -44,6 +47,7 @@ std::string cache_server_usage() {
          "-I, --max-item-size=<num> adjusts max item size (default: " + n(store.item_size_max / mib) +
          "m, min: " + n(item_size_lower_limit / kib) + "k, max: " + n(item_size_upper_limit / mib) + "m)\n" +
          "-F, --disable-flush-all   disable flush_all command\n"
+         "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
          "-o, --extended            comma separated list of extended options\n"
          "   - idle_timeout:        timeout for idle connections. (default: " +
          n(std::chrono::duration_cast<std::chrono::seconds>(server.idle_timeout).count()) + ", no timeout)\n" +

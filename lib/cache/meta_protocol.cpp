@@ -264,7 +264,8 @@ Action TextHandler::run_meta_debug(Connection& conn, Executor& exec, Request& r)
   line.number(item->cas());
   line.text(seen.fetched_before ? " fetch=yes" : " fetch=no");
   line.text(" cls=");
-  line.number(item->slab_class());
+  // Items above the largest class count in it, as memcached chains that class's chunks.
+  line.number(item->slab_class() != 0 ? item->slab_class() : static_cast<unsigned>(exec.store().slab_classes()));
   line.text(" size=");
   line.number(item->total_size());
   out_string(conn, line.view());
