@@ -36,6 +36,7 @@ std::vector<SlabClassStats> Store::class_stats() const {
   std::vector<SlabClassStats> out(count);
   std::vector<std::int64_t> oldest(count + 1, 0);  // least recent access seen per class id, 0 none
   std::vector<bool> seen(count + 1);
+  std::vector<std::int64_t> evicted_at(count + 1, 0);  // the latest eviction seen per class id
   const std::int64_t now = this->now();
   // The class items above the largest class are counted in (memcached's chained items).
   auto id_of = [count](std::size_t cls) { return cls == detail::SlabAllocator::no_class ? count : cls; };
@@ -59,7 +60,6 @@ std::vector<SlabClassStats> Store::class_stats() const {
       if (c.number != 0) ++classes_here;
     }
     // evicted_time: from the shard that evicted last.
-    std::vector<std::int64_t> evicted_at(count + 1, 0);
     for (std::size_t cls = 0; cls <= count; ++cls) {
       const ClassCounters& c = shard->classes[cls];
       SlabClassStats& o = out[id_of(cls) - 1];
