@@ -6,6 +6,7 @@
 #include <connkit/cache/endpoint.hpp>
 #include <connkit/cache/store.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <map>
 #include <string>
@@ -326,12 +327,33 @@ TEST_CASE("lru_crawler's other subcommands answer as memcached's", "[cache][stat
   EXPECT_REPLY(c, "lru_crawler metadump all\r\n", "END\r\n");
 }
 
+TEST_CASE("stats cachedump lists a class's items as memcached's item_cachedump", "[cache][stats]") {
+  CacheFixture f;
+  Client c = f.client();
+  EXPECT_REPLY(c, "set a 0 0 5\r\nhello\r\n", "STORED\r\n");
+  EXPECT_REPLY(c, "set b 0 100 3\r\nxyz\r\n", "STORED\r\n");
+  const std::string exp = std::to_string(f.now.load() + 100);
+  const std::string dump = stats_reply(c, "stats cachedump 2 0\r\n");
+  CHECK(dump.find("ITEM a [5 b; 0 s]\r\n") != std::string::npos);
+  CHECK(dump.find("ITEM b [3 b; " + exp + " s]\r\n") != std::string::npos);
+  CHECK(dump.substr(dump.size() - 5) == "END\r\n");
+  CHECK(names_of(dump).empty());
+  const std::string one = stats_reply(c, "stats cachedump 2 1\r\n");
+  CHECK(std::count(one.begin(), one.end(), '\n') == 2);
+  EXPECT_REPLY(c, "stats cachedump 3 0\r\n", "END\r\n");
+  EXPECT_REPLY(c, "stats cachedump 0 0\r\n", "END\r\n");
+  EXPECT_REPLY(c, "stats cachedump 99 0\r\n", "CLIENT_ERROR Illegal slab id\r\n");
+  EXPECT_REPLY(c, "stats cachedump x 0\r\n", "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_REPLY(c, "stats cachedump 1\r\n", "CLIENT_ERROR bad command line\r\n");
+}
+
 TEST_CASE("-X refuses lru_crawler metadump as memcached does", "[cache][stats]") {
   connkit::cache::EndpointOptions options;
   options.dump_enabled = false;
   CacheFixture f(64u << 20, 1u << 20, {}, 1, options);
   Client c = f.client();
   EXPECT_REPLY(c, "lru_crawler metadump all\r\n", "ERROR metadump not allowed\r\n");
+  EXPECT_REPLY(c, "stats cachedump 1 0\r\n", "CLIENT_ERROR stats cachedump not allowed\r\n");
   CHECK(values_of(stats_reply(c, "stats settings\r\n")).at("dump_enabled") == "no");
 
   const char* argv[] = {"cache_server", "-X", "-n", "100", "-f", "1.5"};

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "command_counters.hpp"
+#include "slabs.hpp"
 #include "numbers.hpp"
 
 namespace connkit::cache::detail {
@@ -131,6 +132,42 @@ ClassSelection select_classes(std::string_view which, std::size_t classes, bool 
   }
   s.valid = true;
   return s;
+}
+
+std::string cachedump(const Store& store, std::string_view arguments, bool dump_enabled) {
+  if (!dump_enabled) return "CLIENT_ERROR stats cachedump not allowed\r\n";
+  std::string_view words[2];
+  std::size_t count = 0;
+  for (std::string_view rest = arguments; !rest.empty() && count < 2;) {
+    const std::size_t end = std::min(rest.find(' '), rest.size());
+    if (end > 0) words[count++] = rest.substr(0, end);
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+  }
+  if (count < 2) return "CLIENT_ERROR bad command line\r\n";
+  std::uint32_t id = 0, limit = 0;
+  if (!safe_strtoul(words[0], id) || !safe_strtoul(words[1], limit)) return "CLIENT_ERROR bad command line format\r\n";
+  if (id > SlabAllocator::max_classes) return "CLIENT_ERROR Illegal slab id\r\n";
+  constexpr std::size_t max_dump = 2u << 20;  // memcached's buffer: the dump stops when full
+  const std::size_t largest = store.slab_classes();
+  std::string out;
+  std::uint32_t shown = 0;
+  bool full = false;
+  store.for_each_item([&](const Item& item) {
+    const unsigned cls = item.slab_class() == 0 ? static_cast<unsigned>(largest) : item.slab_class();
+    if (full || cls != id || (limit != 0 && shown == limit)) return;
+    char line[300];
+    const int n = std::snprintf(line, sizeof line, "ITEM %.*s [%zu b; %" PRId64 " s]\r\n",
+                                static_cast<int>(item.key().size()), item.key().data(), item.value().size(),
+                                item.exptime());
+    if (n <= 0 || out.size() + static_cast<std::size_t>(n) + 5 > max_dump) {
+      full = true;
+      return;
+    }
+    out.append(line, static_cast<std::size_t>(n));
+    ++shown;
+  });
+  out += "END\r\n";
+  return out;
 }
 
 std::string metadump(const Store& store, const ClassSelection& which) {

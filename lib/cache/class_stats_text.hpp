@@ -30,6 +30,12 @@ struct ClassSelection {
 };
 ClassSelection select_classes(std::string_view which, std::size_t classes, bool allow_hash) noexcept;
 
+/// `stats cachedump <id> <limit>` (memcached's item_cachedump): "ITEM <key> [<bytes> b;
+/// <exptime> s]" per item of class `id`, most recently used first in each shard, at most
+/// `limit` (0: all) and 2 MB, then "END\r\n"; or memcached's error for a bad request.
+/// `arguments` is what follows "stats cachedump".
+std::string cachedump(const Store& store, std::string_view arguments, bool dump_enabled);
+
 /// `lru_crawler metadump`: a "key=... exp=... la=... cas=... fetch=... cls=... size=...\n"
 /// line per linked item of the selected classes, then "END\r\n".
 std::string metadump(const Store& store, const ClassSelection& which);

@@ -294,6 +294,9 @@ Action TextHandler::run_stats(Connection& conn, Executor&, Request& r) {
     text = items_stats(endpoint_);
   } else if (sub == "sizes") {
     text = sizes_stats();
+  } else if (sub == "cachedump") {
+    conn.reply(cachedump(endpoint_.store(), r.argument.substr(sub.size()), endpoint_.options().dump_enabled));
+    return Action::consumed(r.size);
   } else if (sub == "detail") {
     return run_stats_detail(conn, r);
   } else if (sub == "reset") {
