@@ -101,6 +101,30 @@ TEST_CASE("size classes are memcached's for the default -n and -f, and for other
   CHECK(tuned[20].chunk_size == 524288);
 }
 
+TEST_CASE("a class's age is the idle time of its least recently used item", "[cache][stats]") {
+  std::int64_t now = 1700000000;
+  connkit::cache::StoreOptions options;
+  options.clock = [&now] { return now; };
+  connkit::cache::Store store(options);
+  REQUIRE(store.set("old", "x") == connkit::cache::StoreResult::stored);  // 102 bytes: class 2
+  now += 50;
+  REQUIRE(store.set("new", "y") == connkit::cache::StoreResult::stored);
+  now += 10;
+  connkit::cache::SlabClassStats c = store.class_stats()[1];
+  CHECK(c.id == 2);
+  CHECK(c.number == 2);
+  CHECK(c.mem_requested == 204);
+  CHECK(c.age == 60);
+  CHECK(c.used_chunks == 2);
+  REQUIRE(store.get("old"));  // used again (an LRU bump only after 60 s: not yet)
+  CHECK(store.remove("old"));
+  c = store.class_stats()[1];
+  CHECK(c.number == 1);
+  CHECK(c.age == 10);
+  CHECK(c.used_chunks == 1);
+  CHECK(c.free_chunks == 1);  // kept for the next item of the class
+}
+
 TEST_CASE("stats slabs and stats items list memcached's fields per class in use, ids ascending below 100",
           "[cache][stats]") {
   CacheFixture f;
@@ -347,7 +371,7 @@ TEST_CASE("stats cachedump lists a class's items as memcached's item_cachedump",
   EXPECT_REPLY(c, "stats cachedump 1\r\n", "CLIENT_ERROR bad command line\r\n");
 }
 
-TEST_CASE("-X refuses lru_crawler metadump as memcached does", "[cache][stats]") {
+TEST_CASE("dumping off (memcached -X) refuses lru_crawler metadump and stats cachedump", "[cache][stats]") {
   connkit::cache::EndpointOptions options;
   options.dump_enabled = false;
   CacheFixture f(64u << 20, 1u << 20, {}, 1, options);
