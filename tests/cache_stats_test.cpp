@@ -198,7 +198,7 @@ TEST_CASE("per-class counters count hits by the item's class and stats reset cle
   CHECK(values_of(stats_reply(c, "stats items\r\n")).at("items:2:number") == "1");
 }
 
-TEST_CASE("evictions and out-of-memory are counted per class", "[cache][stats]") {
+TEST_CASE("evictions are counted per class, with their expiry and idle time", "[cache][stats]") {
   CacheFixture f(2u << 20, 1u << 20);
   Client c = f.client();
   const std::string value(1000, 'x');
@@ -207,12 +207,15 @@ TEST_CASE("evictions and out-of-memory are counted per class", "[cache][stats]")
   }
   EXPECT_REPLY(c, "mn\r\n", "MN\r\n");
   const auto items = values_of(stats_reply(c, "stats items\r\n"));
-  std::uint64_t evicted = 0, nonzero = 0;
+  std::uint64_t evicted = 0, nonzero = 0, reclaims = 0;
   for (const auto& [name, value_text] : items) {
     if (name.ends_with(":evicted")) evicted += std::stoull(value_text);
     if (name.ends_with(":evicted_nonzero")) nonzero += std::stoull(value_text);
+    if (name.ends_with(":direct_reclaims")) reclaims += std::stoull(value_text);
+    if (name.ends_with(":evicted_time")) CHECK(value_text == "0");  // the clock did not move
   }
   CHECK(evicted > 0);
+  CHECK(reclaims == evicted);  // every tail freed by an allocation was live
   CHECK(nonzero == evicted);  // every one had an expiry
   CHECK(evicted == f.endpoint->store_stats().evictions);
 }
