@@ -53,6 +53,17 @@ class SlabAllocator {
   /// Number of classes (the largest class number).
   std::size_t classes() const noexcept { return count_; }
 
+  /// Counts an item of class `cls` that found no memory (memcached's items:N:outofmemory);
+  /// an item above the largest class counts in the largest, as memcached's slabs_clsid()
+  /// files it there.
+  void count_out_of_memory(std::uint8_t cls) noexcept {
+    classes_[(cls == no_class ? count_ : cls) - 1].out_of_memory.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// Items of class `cls` (1 to classes()) that found no memory since the allocator was made.
+  std::uint64_t out_of_memory(std::uint8_t cls) const noexcept {
+    return classes_[cls - 1].out_of_memory.load(std::memory_order_relaxed);
+  }
+
  private:
   struct FreeChunk {
     FreeChunk* next;
@@ -63,6 +74,7 @@ class SlabAllocator {
     FreeChunk* head = nullptr;
     std::size_t free_chunks = 0;
     std::size_t size = 0;
+    std::atomic<std::uint64_t> out_of_memory{0};  // count_out_of_memory()
   };
 
   std::unique_ptr<SizeClass[]> classes_;  // index = class number - 1

@@ -114,7 +114,7 @@ std::string settings_stats(const Endpoint& endpoint, int verbosity) {
     stat("tcpport", port);
     stat("udpport", 0);
     stat("verbosity", static_cast<std::uint64_t>(verbosity));
-    stat.line("evictions", "on");
+    stat.line("evictions", store.options().evictions ? "on" : "off");
     stat.line("domain_socket", socket_path);
     stat.line("umask", umask);
     stat("num_threads", so.threads);
@@ -126,7 +126,7 @@ std::string settings_stats(const Endpoint& endpoint, int verbosity) {
     stat("idle_timeout", static_cast<std::uint64_t>(so.idle_timeout.count() / 1000));
   } else {
     stat("verbosity", static_cast<std::uint64_t>(verbosity));
-    stat.line("evictions", "on");
+    stat.line("evictions", store.options().evictions ? "on" : "off");
     stat.line("cas_enabled", o.cas_enabled ? "yes" : "no");
   }
   stat.line("binding_protocol", protocol_text(o.protocol));

@@ -131,7 +131,10 @@ ItemHeader* Store::new_item(std::string_view key, std::size_t value_size) noexce
     const std::size_t need = slabs.chunk_size(cls, size);
     const std::size_t held = slabs.allocated();
     if (held + need > limit && slabs.trim(held + need - limit, cls) > 0) continue;
-    if (tries++ == max_evictions_per_allocation || !evict_one(preferred)) return nullptr;
+    if (tries++ == max_evictions_per_allocation || !evict_one(preferred, options_.evictions)) {
+      slabs.count_out_of_memory(cls);  // memcached's items:N:outofmemory
+      return nullptr;
+    }
   }
   ItemHeader* item = &header(*new (memory) Item(store_access));
   item->slab_class = cls;
@@ -154,7 +157,9 @@ ItemRef Store::allocate(std::string_view key, std::uint32_t flags, std::int64_t 
   return ItemRef(item_of(item), store_access);  // the creation reference
 }
 
-bool Store::evict_one(unsigned preferred) noexcept {
+// Unlinks one LRU tail: an expired or flushed one (reclaimed), or, when `live_too`, a live one
+// (evicted). False when no shard has a tail it may take.
+bool Store::evict_one(unsigned preferred, bool live_too) noexcept {
   const std::int64_t now = this->now();
   for (std::size_t n = 0; n < shards_.size(); ++n) {
     const unsigned index = n == 0 ? preferred
@@ -164,7 +169,9 @@ bool Store::evict_one(unsigned preferred) noexcept {
     ItemHeader* victim = shard.lru_tail;
     if (victim == nullptr) continue;
     const bool fetched = victim->fetched.load(std::memory_order_relaxed);
-    if (!is_live(*victim, now, nullptr)) {
+    const bool live = is_live(*victim, now, nullptr);
+    if (live && !live_too) continue;  // -M: nothing live is evicted
+    if (!live) {
       ++shard.reclaimed;
       if (!fetched) ++shard.expired_unfetched;
     } else {
