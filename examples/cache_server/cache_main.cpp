@@ -8,8 +8,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,8 @@
 #include <connkit/cache/endpoint.hpp>
 #include <connkit/cache/store.hpp>
 #include <connkit/connkit.hpp>
+
+#include "process_control.hpp"
 
 namespace {
 
@@ -98,7 +102,25 @@ int assume_identity(const TargetUser& user) {
   return 0;
 }
 
-int serve(ex::CacheServerConfig config, const TargetUser* user) {
+/// What memcached prints as it stops: "Gracefully stopping" on SIGUSR1 (and `shutdown
+/// graceful`) at any verbosity, "Exiting normally" on SIGINT or SIGTERM at -v and above.
+void announce_stop(int signal_number, int verbosity) {
+  if (signal_number == SIGUSR1) {
+    std::fprintf(stderr, "Gracefully stopping\n");
+  } else if (verbosity >= 1) {
+    std::fprintf(stderr, "Exiting normally\n");
+  }
+}
+
+/// -A: `shutdown` raises SIGINT and `shutdown graceful` SIGUSR1 in this process, as
+/// memcached's do, so they stop the server the way those signals do.
+void enable_shutdown_command(connkit::cache::EndpointOptions& endpoint) {
+  endpoint.shutdown = [](connkit::cache::ShutdownMode mode) {
+    ::kill(::getpid(), mode == connkit::cache::ShutdownMode::graceful ? SIGUSR1 : SIGINT);
+  };
+}
+
+int serve(ex::CacheServerConfig config, const TargetUser* user, ex::Daemon* daemon) {
   raise_file_limit(config.server.max_connections, config.server.threads);
   connkit::cache::Store store(config.store);
   connkit::cache::Endpoint endpoint(store, config.endpoint);
@@ -112,7 +134,7 @@ int serve(ex::CacheServerConfig config, const TargetUser* user) {
 
   // Signals are caught before any thread exists, so none of them takes the default action.
   boost::asio::io_context signals_io(1);
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGUSR1);
   connkit::Server server(std::move(options));
   endpoint.attach(server);
   try {
@@ -144,12 +166,17 @@ int serve(ex::CacheServerConfig config, const TargetUser* user) {
   }
   line += std::to_string(running.threads) + " threads, " + std::to_string(store.options().memory_limit >> 20) +
           " MB memory limit, " + std::to_string(store.options().item_size_max) + "-byte items";
-  std::fprintf(stderr, "%s\n", line.c_str());
-  if (user != nullptr) std::fprintf(stderr, "%s: running as user %s\n", program, user->name.c_str());
+  if (server.verbosity() >= 1) {  // memcached is silent at -v0; this line is ours, at -v
+    std::fprintf(stderr, "%s\n", line.c_str());
+    if (user != nullptr) std::fprintf(stderr, "%s: running as user %s\n", program, user->name.c_str());
+  }
+  std::optional<ex::PidFile> pid_file;
+  if (!config.pid_file.empty()) pid_file.emplace(config.pid_file);  // as the user serving, as memcached
+  if (daemon != nullptr) daemon->ready(server.verbosity() >= 1);
 
   // stop() runs as an ordinary completion, not inside a signal handler.
   signals.async_wait([&server](const boost::system::error_code& ec, int signal_number) {
-    if (!ec) std::fprintf(stderr, "Signal handled: %s.\n", ::strsignal(signal_number));
+    if (!ec) announce_stop(signal_number, server.verbosity());
     server.stop();
   });
   signals_io.run();
@@ -169,6 +196,9 @@ int run_cache_program(const CacheProgram& cache_program, CliResult parsed) {
       return 0;
     case ex::CliAction::version:
       std::printf("%s %s\n", program, cache::EndpointOptions{}.version.c_str());
+      return 0;
+    case ex::CliAction::license:
+      std::fputs(ex::cache_server_license().c_str(), stdout);
       return 0;
     case ex::CliAction::fail:
       print_lines(parsed.messages);
@@ -206,8 +236,18 @@ int run_cache_program(const CacheProgram& cache_program, CliResult parsed) {
   }
   const bool switching = !target.name.empty();
   if (cache_program.prepare) cache_program.prepare(config);
+  if (config.enable_shutdown) enable_shutdown_command(config.endpoint);
+  // memcached's order: the core limit, then -d (before any thread or socket), then -k.
+  if (config.raise_core_limit && !ex::raise_core_limit()) return ex::exit_os_error;
+  std::optional<ex::Daemon> daemon =
+      config.daemonize ? ex::Daemon::start(config.raise_core_limit) : std::optional<ex::Daemon>();
+  if (config.daemonize && !daemon) {
+    std::fprintf(stderr, "failed to daemon() in order to daemonize\n");
+    return EXIT_FAILURE;
+  }
+  if (config.lock_memory) ex::lock_memory();
   try {
-    return serve(std::move(config), switching ? &target : nullptr);
+    return serve(std::move(config), switching ? &target : nullptr, daemon ? &*daemon : nullptr);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", program, e.what());
     return 1;

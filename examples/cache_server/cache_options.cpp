@@ -296,7 +296,31 @@ class Parser {
         c.endpoint.dump_enabled = false;
         break;
       case 'W':  // watch does not exist here: already disabled
+      case 'L':  // large pages: item memory comes from the heap in chunks, not from preallocated slabs
+      case 'e':  // a restartable cache in a memory file: items live in the heap and go with the process
+      case 'N':  // NAPI ids: connections are not assigned to workers by receive queue
         c.ignored_options.emplace_back(std::string("-") + option);
+        break;
+      case 'A':
+        c.enable_shutdown = true;
+        break;
+      case 'd':
+        c.daemonize = true;
+        break;
+      case 'P':
+        c.pid_file = std::string(value);
+        break;
+      case 'M':
+        c.store.evictions = false;
+        break;
+      case 'r':
+        c.raise_core_limit = true;
+        break;
+      case 'k':
+        c.lock_memory = true;
+        break;
+      case 'i':
+        result_.action = CliAction::license;
         break;
       case 'S':
         fail(exit_usage, "This server is not built with SASL support.");

@@ -47,6 +47,11 @@ struct CacheServerConfig {
   int udp_port = 0;                  ///< -U as given (0 = off); UDP is never served
   bool udp_ignored = false;          ///< -U asked for UDP on a network listener: warned about, not served
   bool listen_given = false;         ///< -l was given (otherwise the default 127.0.0.1 was used)
+  bool daemonize = false;            ///< -d: run in the background (process_control.hpp)
+  std::string pid_file;              ///< -P: where the serving process writes its pid; empty: nowhere
+  bool enable_shutdown = false;      ///< -A: the `shutdown` command stops the server
+  bool raise_core_limit = false;     ///< -r: raise the core file limit (and keep the directory with -d)
+  bool lock_memory = false;          ///< -k: mlockall(); a failure warns and serving goes on
   /// memcached options accepted without effect, by name ("slab_chunk_max", "-f"); main()
   /// prints "ignoring memcached tuning option 'X'" for each at -v.
   std::vector<std::string> ignored_options;
@@ -57,6 +62,7 @@ enum class CliAction : std::uint8_t {
   run,      ///< start the server
   help,     ///< print cache_server_usage() to stdout, exit 0
   version,  ///< print cache_server_version_line() to stdout, exit 0
+  license,  ///< print cache_server_license() to stdout, exit 0
   fail,     ///< print `messages` to stderr, exit with `exit_status`
 };
 
@@ -92,6 +98,9 @@ std::string cache_server_usage();
 
 /// The -V line: "cache_server <token>", where <token> is what the `version` command answers.
 std::string cache_server_version_line();
+
+/// The -i text: the -V line, a blank line, then the licensing statement.
+std::string cache_server_license();
 
 /// What to do about the process's identity once the listeners are bound.
 enum class PrivilegeAction : std::uint8_t {

@@ -25,15 +25,22 @@ std::string cache_server_usage() {
          "-s, --unix-socket=<file>  UNIX socket to listen on (disables network support)\n"
          "-a, --unix-mask=<mask>    access mask for UNIX socket, in octal (default: " +
          std::string(mask, mask_end) + ")\n" +
+         "-A, --enable-shutdown     enable ascii \"shutdown\" command\n"
          "-l, --listen=<addr>       interface to listen on (default: " + listener.host + ")\n" +
+         "-d, --daemon              run as a daemon\n"
+         "-r, --enable-coredumps    maximize core file limit\n"
          "-u, --user=<user>         assume identity of <username> (only when run as root)\n"
          "-m, --memory-limit=<num>  item memory in megabytes (default: " + n(store.memory_limit / mib) + ")\n" +
+         "-M, --disable-evictions   return error on memory exhausted instead of evicting\n"
          "-c, --conn-limit=<num>    max simultaneous connections (default: " + n(server.max_connections) + ")\n" +
+         "-k, --lock-memory         lock down all paged memory\n"
          "-v, --verbose             verbose (print errors/warnings while in event loop)\n"
          "-vv                       very verbose (also print client commands/responses)\n"
          "-vvv                      extremely verbose (internal state transitions)\n"
          "-h, --help                print this help and exit\n"
+         "-i, --license             print the license statement and exit\n"
          "-V, --version             print version and exit\n"
+         "-P, --pidfile=<file>      save PID in <file> (removed again on exit)\n"
          "-f, --slab-growth-factor=<num> chunk size growth factor (default: 1.25)\n"
          "-n, --slab-min-size=<bytes> min space used for key+value+flags (default: " + n(store.slab_chunk_min) +
          ")\n" +
@@ -53,7 +60,18 @@ std::string cache_server_usage() {
          n(std::chrono::duration_cast<std::chrono::seconds>(server.idle_timeout).count()) + ", no timeout)\n" +
          "   - no_io_uring:         send replies with send(), not in one io_uring_enter per wake-up\n"
          "   - no_own_loop:         workers wait in Asio's run(), not in their own epoll set\n"
-         "   - memcached's slab, LRU, hash and logger tuning options are accepted and ignored\n";
+         "   - memcached's slab, LRU, hash and logger tuning options are accepted and ignored\n"
+         "-L, -e, -N, -X and -W are accepted and ignored (noted at -v): see README.md\n";
+}
+
+std::string cache_server_license() {
+  return cache_server_version_line() +
+         "\n\n"
+         "connkit, and cache_server with it, carries no license statement of its own yet:\n"
+         "ask its authors before you redistribute it.\n"
+         "\n"
+         "It is built on Boost.Asio, distributed under the Boost Software License,\n"
+         "Version 1.0 (https://www.boost.org/LICENSE_1_0.txt).\n";
 }
 
 PrivilegeAction privilege_action(unsigned uid, unsigned euid, std::string_view user) noexcept {

@@ -40,6 +40,12 @@ inline void bin_error(Connection& conn, const Request& request, BinaryStatus sta
   bin_response(conn, request, status, {}, {}, binary_error_text(status));
 }
 
+/// A storage command that found no memory: ENOMEM with the text memcached's out_of_memory()
+/// sends binary clients ("SERVER_ERROR Out of memory allocating item" without its prefix).
+inline void bin_store_no_memory(Connection& conn, const Request& request) {
+  bin_response(conn, request, BinaryStatus::enomem, {}, {}, "Out of memory allocating item");
+}
+
 /// A GET, GAT or TOUCH hit (process_bin_get_or_touch): 4 bytes of flags as extras, the key
 /// when request.binary.with_key, and the value unless `with_value` is false (TOUCH). Values
 /// up to copy_value_limit are copied after the header; larger ones are sent from the item.

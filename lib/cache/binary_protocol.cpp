@@ -139,7 +139,11 @@ Action BinaryHandler::process_update(Connection& conn, Executor& exec) {
       incoming_.begin(exec.store(), endpoint_.staging(), r.key, joining ? 0 : r.flags, joining ? 0 : r.exptime,
                       r.value_size, 0, available_ - r.size);
   if (begun != IncomingValue::Begin::ready) {
-    bin_error(conn, r, begun == IncomingValue::Begin::too_large ? BinaryStatus::e2big : BinaryStatus::enomem);
+    if (begun == IncomingValue::Begin::too_large) {
+      bin_error(conn, r, BinaryStatus::e2big);
+    } else {
+      bin_store_no_memory(conn, r);
+    }
     exec.refuse_binary_store(r);
     return Action::swallow(r.size, r.value_size);
   }
@@ -152,7 +156,7 @@ Action BinaryHandler::on_body(Connection& conn, std::span<char>) {
   const ItemRef item = incoming_.finish(exec.store());
   r.key = incoming_.key();  // the parsed key's bytes have been consumed
   if (!item) {  // a staged value found no memory once complete
-    bin_error(conn, r, BinaryStatus::enomem);
+    bin_store_no_memory(conn, r);
     exec.refuse_binary_store(r);
     return Action::consumed(0);
   }

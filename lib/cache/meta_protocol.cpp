@@ -77,7 +77,7 @@ Action TextHandler::run_meta_get(Connection& conn, Executor& exec, Request& r) {
       return Action::consumed(r.size);
     }
     if (loads_ == nullptr) {
-      out_string(conn, line.view());  // elided under q
+      out_line(conn, line.view());  // elided under q
       return Action::consumed(r.size);
     }
     // Read-through: the reply waits for the key's load, its flag tokens copied for then.
@@ -143,7 +143,7 @@ void TextHandler::finish_meta_set(Connection& conn, const ItemRef& item, StoreRe
       default: break;
     }
   }
-  out_string(conn, line.view());
+  out_line(conn, line.view());
 }
 
 /// The O and k return flags of md and ma: " O..." and " k..." in request order.
@@ -168,7 +168,7 @@ Action TextHandler::run_meta_delete(Connection& conn, Executor& exec, Request& r
     noreply_ = false;  // q elides only the nominal reply
   }
   opaque_and_key(line, r);
-  out_string(conn, line.view());
+  out_line(conn, line.view());
   return Action::consumed(r.size);
 }
 
@@ -230,7 +230,7 @@ Action TextHandler::run_meta_arithmetic(Connection& conn, Executor& exec, Reques
     line.text("\r\n");
     line.text(number);
   }
-  out_string(conn, line.view());
+  out_line(conn, line.view());
   return Action::consumed(r.size);
 }
 
@@ -268,7 +268,7 @@ Action TextHandler::run_meta_debug(Connection& conn, Executor& exec, Request& r)
   line.number(item->slab_class() != 0 ? item->slab_class() : static_cast<unsigned>(exec.store().slab_classes()));
   line.text(" size=");
   line.number(item->total_size());
-  out_string(conn, line.view());
+  out_line(conn, line.view());
   return Action::consumed(r.size);
 }
 

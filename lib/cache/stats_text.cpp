@@ -135,12 +135,12 @@ std::string settings_stats(const Endpoint& endpoint, int verbosity) {
   stat("udpport", 0);
   if (so != nullptr) stat.line("inter", inter.empty() ? "NULL" : inter);
   stat("verbosity", static_cast<std::uint64_t>(verbosity));
-  stat.line("evictions", "on");
+  stat.line("evictions", store.options().evictions ? "on" : "off");
   if (so != nullptr) {
     stat.line("domain_socket", socket_path);
     stat.line("umask", umask);
   }
-  stat.line("shutdown_command", "no");
+  stat.line("shutdown_command", yes_no(static_cast<bool>(o.shutdown)));
   stat.line("growth_factor", factor);
   stat("chunk_size", store.options().slab_chunk_min);
   if (so != nullptr) {

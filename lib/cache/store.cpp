@@ -129,7 +129,9 @@ ItemHeader* Store::new_item(std::string_view key, std::size_t value_size) noexce
     const std::size_t need = slabs.chunk_size(cls, size);
     const std::size_t held = slabs.allocated();
     if (held + need > limit && slabs.trim(held + need - limit, cls) > 0) continue;
-    if (tries++ == max_evictions_per_allocation || !evict_one(preferred)) return out_of_memory(cls, preferred);
+    if (tries++ == max_evictions_per_allocation || !evict_one(preferred, options_.evictions)) {
+      return out_of_memory(cls, preferred);  // memcached's items:N:outofmemory
+    }
   }
   ItemHeader* item = &header(*new (memory) Item(store_access));
   item->slab_class = cls;
@@ -152,7 +154,9 @@ ItemRef Store::allocate(std::string_view key, std::uint32_t flags, std::int64_t 
   return ItemRef(item_of(item), store_access);  // the creation reference
 }
 
-bool Store::evict_one(unsigned preferred) noexcept {
+// Unlinks one LRU tail: an expired or flushed one (reclaimed), or, when `live_too`, a live one
+// (evicted). False when no shard has a tail it may take.
+bool Store::evict_one(unsigned preferred, bool live_too) noexcept {
   const std::int64_t now = this->now();
   for (std::size_t n = 0; n < shards_.size(); ++n) {
     const unsigned index = n == 0 ? preferred
@@ -161,7 +165,9 @@ bool Store::evict_one(unsigned preferred) noexcept {
     std::lock_guard<std::mutex> lock(shard.mutex);
     ItemHeader* victim = shard.lru_tail;
     if (victim == nullptr) continue;
-    if (!is_live(*victim, now, nullptr)) {
+    const bool live = is_live(*victim, now, nullptr);
+    if (live && !live_too) continue;  // -M: nothing live is evicted
+    if (!live) {
       shard.note_reclaimed(*victim);
     } else {
       shard.note_evicted(*victim, now);

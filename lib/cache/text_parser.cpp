@@ -154,6 +154,14 @@ bool parse_lru_crawler(const Tokens& t, std::string_view line, Request& out) {
   return true;
 }
 
+/// `shutdown [graceful]`: the mode is checked when it runs, after -A (the reply depends on
+/// both); "?" stands for more than one argument, which no mode matches.
+bool parse_shutdown(const Tokens& t, std::string_view, Request& out) {
+  if (t.count == 3) out.argument = t.token[1];
+  if (t.count > 3) out.argument = "?";
+  return true;
+}
+
 // ---- Meta commands --------------------------------------------------------------------------
 
 /// memcached's _meta_flag_preparse over the flag tokens from `start`: fills out.meta (the
@@ -348,7 +356,7 @@ constexpr CommandSpec commands[] = {
     {"verbosity", Command::verbosity, 3, 4, parse_verbosity},
     {"stats", Command::stats, 2, any, parse_stats},
     {"quit", Command::quit, 2, any, parse_nothing},
-    {"shutdown", Command::shutdown, 2, any, parse_nothing},
+    {"shutdown", Command::shutdown, 2, any, parse_shutdown},
     {"mg", Command::meta_get, 3, any, parse_meta_get},
     {"ms", Command::meta_set, 3, any, parse_meta_set},
     {"md", Command::meta_delete, 3, any, parse_meta_delete},

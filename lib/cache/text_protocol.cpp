@@ -11,6 +11,7 @@
 #include "numbers.hpp"
 #include "prefix_stats.hpp"
 #include "read_through.hpp"
+#include "reply_log.hpp"
 #include "stats_text.hpp"
 #include "text_parser.hpp"
 #include "value_reply.hpp"
@@ -60,6 +61,11 @@ Executor TextHandler::executor(const Connection& conn) {
 }
 
 void TextHandler::out_string(Connection& conn, std::string_view text) {
+  if (verbose_) log_reply(conn, text, noreply_);
+  out_line(conn, text);
+}
+
+void TextHandler::out_line(Connection& conn, std::string_view text) {
   if (noreply_) {
     noreply_ = false;
     return;
@@ -78,7 +84,8 @@ Action TextHandler::on_input(Connection& conn, std::span<const char> input) {
   const ParseLimits limits{endpoint_.options().max_line, endpoint_.store().options().item_size_max};
   const ParseStatus status = parse_text(input, r, limits);
   if (status == ParseStatus::need_more) return Action::need_more();
-  if (conn.verbosity() > 1 && r.size > 0) {
+  verbose_ = conn.verbosity() > 1;  // read once a request: out_string and run_get test the flag
+  if (verbose_ && r.size > 0) {
     std::size_t end = r.size - 1;
     if (end > 0 && input[end - 1] == '\r') --end;
     char message[128];
@@ -110,6 +117,7 @@ void TextHandler::on_close(Connection&, boost::system::error_code) noexcept {
   incoming_.reset();
   pending_ = PendingStore{};
   noreply_ = false;
+  verbose_ = false;
 }
 
 Action TextHandler::run_unknown(Connection& conn, Executor&, Request& r) {
@@ -137,6 +145,7 @@ Action TextHandler::run_get(Connection& conn, Executor& exec, Request& r) {
       deferred = deferred || !item;
     }
     if (!item) continue;
+    if (verbose_) log_sending_key(conn, key);
     // The header, then the value: small ones copied right after it, larger ones sent
     // zero-copy from the item.
     const std::span<char> value = item->value_with_crlf();
@@ -151,6 +160,7 @@ Action TextHandler::run_get(Connection& conn, Executor& exec, Request& r) {
     conn.commit_reply(static_cast<std::size_t>(p - room.data()));
     if (!copy) conn.reply_ref(value, item->owner());
   }
+  if (verbose_) log_reply(conn, "END", false);
   conn.reply("END\r\n");  // copied: it joins the segment before it
   return deferred ? Action::defer(r.size) : Action::consumed(r.size);
 }
@@ -270,6 +280,7 @@ Action TextHandler::run_version(Connection& conn, Executor&, Request& r) {
   std::memcpy(room.data() + 8, version.data(), version.size());
   std::memcpy(room.data() + 8 + version.size(), "\r\n", 2);
   conn.commit_reply(8 + version.size() + 2);
+  if (verbose_) log_reply(conn, std::string_view(room.data(), 8 + version.size()), false);
   return Action::consumed(r.size);
 }
 
@@ -332,7 +343,15 @@ Action TextHandler::run_stats_detail(Connection& conn, Request& r) {
 Action TextHandler::run_quit(Connection&, Executor&, Request& r) { return Action::write_and_close(r.size); }
 
 Action TextHandler::run_shutdown(Connection& conn, Executor&, Request& r) {
-  out_string(conn, "ERROR: shutdown not enabled");
+  const auto& shutdown = endpoint_.options().shutdown;
+  if (!shutdown) {
+    out_string(conn, "ERROR: shutdown not enabled");
+  } else if (r.argument.empty() || r.argument == "graceful") {
+    shutdown(r.argument.empty() ? ShutdownMode::immediate : ShutdownMode::graceful);
+    return Action::close();  // memcached closes the asking connection without a reply
+  } else {
+    out_string(conn, "CLIENT_ERROR invalid shutdown mode");
+  }
   return Action::consumed(r.size);
 }
 

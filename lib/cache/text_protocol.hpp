@@ -67,8 +67,11 @@ class TextHandler final : public ProtocolHandler {
   Action begin_value(Connection& conn, Executor& exec, Request& r);
   void finish_meta_set(Connection& conn, const ItemRef& item, StoreResult result);
 
-  /// Queues "text\r\n" unless the request said noreply (memcached's out_string).
+  /// Queues "text\r\n" unless the request said noreply (memcached's out_string), logged
+  /// at -vv as ">fd text".
   void out_string(Connection& conn, std::string_view text);
+  /// The same, never logged: meta status lines (memcached writes those without out_string).
+  void out_line(Connection& conn, std::string_view text);
   /// Queues an error even under noreply (memcached's out_errstring).
   void out_errstring(Connection& conn, std::string_view text) {
     noreply_ = false;
@@ -79,6 +82,7 @@ class TextHandler final : public ProtocolHandler {
   Endpoint& endpoint_;
   LoadTable* const loads_;  // null without a loader
   bool noreply_ = false;    // the request being answered said noreply (or meta q)
+  bool verbose_ = false;    // verbosity was above 1 at the last request: log replies (-vv)
   std::size_t available_ = 0;  // bytes of input on_input was given (the value may follow the header)
   IncomingValue incoming_;     // a storage command's value on its way in
 

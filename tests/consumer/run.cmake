@@ -90,6 +90,22 @@ endif()
 if(NOT EXISTS "${WORK_DIR}/static/include/connkit/version.hpp")
   message(FATAL_ERROR "the generated connkit/version.hpp was not installed")
 endif()
+# A plain install brings cache_server and its systemd unit, whose ExecStart runs the installed
+# program with the pid file its PIDFile names.
+if(NOT EXISTS "${WORK_DIR}/static/bin/cache_server")
+  message(FATAL_ERROR "cmake --install did not install bin/cache_server")
+endif()
+set(unit "${WORK_DIR}/static/lib/systemd/system/cache_server.service")
+if(NOT EXISTS "${unit}")
+  message(FATAL_ERROR "cmake --install did not install lib/systemd/system/cache_server.service")
+endif()
+file(STRINGS "${unit}" exec_start REGEX "^ExecStart=")
+file(STRINGS "${unit}" pid_file REGEX "^PIDFile=")
+string(REGEX REPLACE "^PIDFile=" "" pid_file "${pid_file}")
+if(pid_file STREQUAL "" OR NOT exec_start MATCHES "/cache_server -d -P ${pid_file} ")
+  message(FATAL_ERROR "${unit}: ExecStart (${exec_start}) does not write PIDFile (${pid_file})")
+endif()
+run(WHAT "static: the installed cache_server runs" COMMAND "${WORK_DIR}/static/bin/cache_server" -V)
 consume(static "${WORK_DIR}/static")
 
 # A shared build of the same sources: the two libraries, no tests, examples or bench.

@@ -22,8 +22,10 @@ namespace connkit::test {
 /// A program run as a child process, killed (SIGKILL) and reaped when this goes.
 class ChildProcess {
  public:
-  /// Starts `argv` (argv[0] is the path); its stderr goes to `stderr_path` if not empty.
-  explicit ChildProcess(const std::vector<std::string>& argv, const std::string& stderr_path = {}) {
+  /// Starts `argv` (argv[0] is the path); its stderr goes to `stderr_path` and its stdout
+  /// to `stdout_path` when they are not empty.
+  explicit ChildProcess(const std::vector<std::string>& argv, const std::string& stderr_path = {},
+                        const std::string& stdout_path = {}) {
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -32,6 +34,9 @@ class ChildProcess {
     if (!stderr_path.empty()) {
       posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     }
+    if (!stdout_path.empty()) {
+      posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    }
     const int error = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (error != 0) throw std::runtime_error("posix_spawn " + argv[0] + " failed");
@@ -39,6 +44,9 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
   ~ChildProcess() { kill(); }
+
+  /// The child's pid while it runs (not yet reaped), else -1.
+  pid_t pid() const noexcept { return pid_; }
 
   /// The exit status once the child exits by itself within `limit` (polled, no sleep
   /// races: a slow child only waits longer), or -1 (killed by a signal, or still running).

@@ -71,6 +71,12 @@ constexpr std::string_view protocol_text(ProtocolChoice protocol) noexcept {
                                               : "auto-negotiate";
 }
 
+/// What the text protocol's `shutdown` command asks for (memcached's process_shutdown_command).
+enum class ShutdownMode : std::uint8_t {
+  immediate,  ///< `shutdown`: memcached raises SIGINT
+  graceful,   ///< `shutdown graceful`: memcached raises SIGUSR1
+};
+
 /// Settings of a cache endpoint beyond its store.
 struct EndpointOptions {
   ProtocolChoice protocol = ProtocolChoice::negotiate;  ///< -B
@@ -92,6 +98,11 @@ struct EndpointOptions {
   /// `SERVER_ERROR out of memory storing object`. Raised to item_size_max if below it, so a
   /// value of any size the store takes can come in. See docs/cache.md, "Values on their way in".
   std::size_t max_staged_bytes = 64u << 20;
+  /// Stops the host when a client sends `shutdown` or `shutdown graceful` (memcached's -A).
+  /// Called on a worker thread; must not block (post the stop, or raise a signal the host
+  /// handles). The connection that asked is closed without a reply. Empty (the default):
+  /// the command answers `ERROR: shutdown not enabled`.
+  std::function<void(ShutdownMode)> shutdown;
 };
 
 /// Storage-command values still arriving, held outside the store (Endpoint::staging_stats()).

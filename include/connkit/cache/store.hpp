@@ -31,6 +31,10 @@ struct StoreOptions {
   /// counted in chunks of the item's size class, free chunks kept for reuse included.
   std::size_t memory_limit = 64u << 20;
   std::size_t item_size_max = 1u << 20;   ///< largest item, overhead included (memcached's -I)
+  /// Whether a store that needs memory may evict live items from LRU tails. false is
+  /// memcached's -M: only expired or flushed items make room, else the store answers
+  /// no_memory (`SERVER_ERROR out of memory storing object`).
+  bool evictions = true;
   unsigned shards = 16;                   ///< independent locks; the memory limit stays global
   /// Size classes as memcached's slab classes: the first holds memcached's 48-byte item
   /// header plus this many bytes (-n), each next one growth_factor (-f, above 1) times larger,
@@ -376,7 +380,7 @@ class Store {
   StoreResult store_joined(const ItemRef& item, bool append, std::uint64_t compare);
   ArithResult arithmetic(std::string_view key, const ArithRequest& request, std::uint64_t& result, ItemRef& item,
                          bool& created);
-  bool evict_one(unsigned preferred) noexcept;
+  bool evict_one(unsigned preferred, bool live_too) noexcept;
   bool is_live(const Header& item, std::int64_t now, Miss* why) const noexcept;
   void unlink_locked(Shard& shard, Header* item) noexcept;
   void link_locked(Shard& shard, Header* item) noexcept;
