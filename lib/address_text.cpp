@@ -10,19 +10,19 @@
 
 namespace connkit::detail {
 
-std::string address_text(const sockaddr_storage& address, socklen_t length, bool scheme) {
+std::string address_text(const sockaddr_storage& address, socklen_t length, bool scheme, bool datagram) {
   char host[INET6_ADDRSTRLEN] = "?";
   char text[INET6_ADDRSTRLEN + 32];
   if (address.ss_family == AF_INET) {
     const auto* a = reinterpret_cast<const sockaddr_in*>(&address);
     ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    std::snprintf(text, sizeof text, "%s%s:%u", scheme ? "tcp:" : "", host, static_cast<unsigned>(ntohs(a->sin_port)));
+    std::snprintf(text, sizeof text, "%s%s:%u", scheme ? (datagram ? "udp:" : "tcp:") : "", host, static_cast<unsigned>(ntohs(a->sin_port)));
     return text;
   }
   if (address.ss_family == AF_INET6) {
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&address);
     ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-    std::snprintf(text, sizeof text, "%s[%s]:%u", scheme ? "tcp6:" : "", host,
+    std::snprintf(text, sizeof text, "%s[%s]:%u", scheme ? (datagram ? "udp6:" : "tcp6:") : "", host,
                   static_cast<unsigned>(ntohs(a->sin6_port)));
     return text;
   }
@@ -41,7 +41,10 @@ std::string socket_address_text(int fd, bool peer, bool scheme) {
   socklen_t len = sizeof ss;
   const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
                       : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  return rc == 0 ? address_text(ss, len, scheme) : "?";
+  int type = SOCK_STREAM;
+  socklen_t type_length = sizeof type;
+  if (scheme) (void)::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length);
+  return rc == 0 ? address_text(ss, len, scheme, type == SOCK_DGRAM) : "?";
 }
 
 }  // namespace connkit::detail

@@ -95,14 +95,17 @@ bool ConnectionEngine::choose_handler(bool binary) {
     }
   }
   handler_ = kept.get();
-  if (worker_.logger().enabled(2)) {
+  if (dgram_ == nullptr && worker_.logger().enabled(2)) {
     const std::string_view name = handler_->protocol_name();
     logf(worker_.logger(), 2, "%d: Client using the %.*s protocol", fd_, static_cast<int>(name.size()), name.data());
   }
   return true;
 }
 
-void ConnectionEngine::make_datagram() { dgram_ = std::make_unique<DatagramPeer>(); }
+void ConnectionEngine::make_datagram() {
+  dgram_ = std::make_unique<DatagramPeer>();
+  dgram_->framing = worker_.options().listeners[listener_].framing.get();
+}
 
 std::string ConnectionEngine::peer_address() {
   if (dgram_ != nullptr) return address_text(dgram_->address, dgram_->length, false);

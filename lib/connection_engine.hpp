@@ -168,6 +168,8 @@ class ConnectionEngine {
   Next step_new_cmd();
   Next step_waiting();
   Next step_read();
+  bool begin_datagram();  // false: the datagram is dropped
+  void drop_datagram_request();
   Next step_negotiate();  // parse_cmd without a handler yet
   Next step_nread();
   Next step_nread_into();
@@ -200,6 +202,8 @@ class ConnectionEngine {
   Io read_into(std::span<char> dest, std::size_t& got);
   Io read_more();
   Io transmit();
+  Io transmit_datagrams();
+  ssize_t receive_datagram(std::span<char> dest);
   bool ring_send();
   // What a send's result (bytes, or -errno) does to the reply list; nullopt: send more.
   std::optional<Io> account_send(ssize_t result, std::size_t batch);

@@ -17,6 +17,7 @@
 
 #include <connkit/error.hpp>
 
+#include "datagram_peer.hpp"
 #include "deferred.hpp"
 #include "log_line.hpp"
 #include "worker.hpp"
@@ -62,8 +63,9 @@ void ConnectionEngine::open(int fd) {
   fd_number_.store(fd, std::memory_order_relaxed);
   set_state(ConnState::new_cmd);
   if (handler_ == nullptr) {
-    // Negotiating: the protocol is unknown until the first byte arrives (step_negotiate).
-    logf(worker_.logger(), 2, "<%d new auto-negotiating client connection", fd);
+    // Negotiating: the protocol is unknown until the first byte arrives (step_negotiate;
+    // for UDP, begin_datagram).
+    if (dgram_ == nullptr) logf(worker_.logger(), 2, "<%d new auto-negotiating client connection", fd);
   } else {
     if (dgram_ == nullptr) {
       logf(worker_.logger(), 2, "<%d new %.*s client connection.", fd,
@@ -238,6 +240,13 @@ ConnectionEngine::Next ConnectionEngine::step_new_cmd() {
     }
     return Next::go_on;
   }
+  if (dgram_ != nullptr) {
+    // A datagram's replies leave together, as one message, once all of it is parsed; it
+    // holds at most 64 KiB, so parsing it whole is bounded. Fairness is per datagram
+    // (step_waiting).
+    set_state(ConnState::parse_cmd);
+    return Next::go_on;
+  }
   const ServerOptions& opts = worker_.options();
   if (requests_in_event_ >= opts.reqs_per_event) {
     // Fairness: send what this burst produced, then go to the back of the queue.
@@ -257,18 +266,28 @@ ConnectionEngine::Next ConnectionEngine::step_new_cmd() {
 }
 
 ConnectionEngine::Next ConnectionEngine::step_waiting() {
-  // Nothing to parse or send: an idle connection gives its buffers back.
-  if (rbuf_.empty()) return_read_buffer();
+  // Nothing to parse or send: an idle connection gives its buffers back (a UDP listener's
+  // keeps its datagram-sized one).
+  if (rbuf_.empty() && dgram_ == nullptr) return_read_buffer();
   return_output_if_idle();
   set_state(ConnState::read);
-  if (in_ready_) return Next::go_on;  // not proven drained: no new edge would come, so read now
+  if (in_ready_) {
+    // Not proven drained: no new edge would come, so read now; a UDP socket that never
+    // drains yields after reqs_per_event datagrams, as a stream connection after requests.
+    if (dgram_ != nullptr && requests_in_event_ >= worker_.options().reqs_per_event) {
+      yield();
+      return Next::stop;
+    }
+    return Next::go_on;
+  }
   start_wait(Wait::read);
   return Next::stop;
 }
 
 ConnectionEngine::Next ConnectionEngine::step_read() {
+  if (dgram_ != nullptr) ++requests_in_event_;  // every datagram counts, dropped ones too
   const Io r = read_more();
-  if (r == Io::again) {
+  if (r == Io::again || (r == Io::done && dgram_ != nullptr && !begin_datagram())) {
     set_state(ConnState::waiting);
   } else if (r == Io::done) {
     incomplete_ = false;
@@ -291,6 +310,51 @@ ConnectionEngine::Next ConnectionEngine::step_negotiate() {
   // Refused in on_open: new_cmd sends what on_open queued, then closes.
   if (closing_ != Closing::no && state() == ConnState::parse_cmd) set_state(ConnState::new_cmd);
   return Next::go_on;
+}
+
+bool ConnectionEngine::begin_datagram() {
+  // A datagram is in the read buffer, alone. Its frame header is checked and kept for the
+  // reply's headers; the payload's first byte chooses the handler on a negotiating listener.
+  DatagramPeer& d = *dgram_;
+  const std::size_t header = d.header_size();
+  const std::span<const char> in = rbuf_.unparsed();
+  if (in.size() <= header) {  // no payload (memcached: "res > 8")
+    rbuf_.consume(in.size());
+    return false;
+  }
+  const auto* bytes = reinterpret_cast<const unsigned char*>(in.data());
+  if (header != 0) {
+    if (!d.framing->accept({bytes, header})) {
+      rbuf_.consume(in.size());
+      return false;
+    }
+    std::memcpy(d.header, bytes, header);
+    rbuf_.consume(header);
+  }
+  d.total = d.sequence = 0;
+  if (negotiates_) {
+    const bool binary = bytes[header] == binary_magic;
+    const bool made = handlers_[binary ? 1 : 0] != nullptr;
+    if (!choose_handler(binary)) {
+      rbuf_.consume(rbuf_.size());
+      return false;
+    }
+    if (!made) open_handler();
+  }
+  return true;
+}
+
+void ConnectionEngine::drop_datagram_request() {
+  // A request whose body is not all in its datagram cannot be completed (the next datagram
+  // is another request): the rest of the datagram is dropped, and the handler drops what it
+  // holds for the request as for a close, then serves the next datagram as a new client.
+  rbuf_.consume(rbuf_.size());
+  try {
+    handler_->on_close(facade_, make_error_code(errc::datagram_truncated));
+  } catch (...) {
+  }
+  open_handler();
+  if (state() == ConnState::closing) set_state(ConnState::new_cmd);  // on_open threw: the listener goes on
 }
 
 ConnectionEngine::Next ConnectionEngine::step_nread() {
@@ -389,6 +453,10 @@ ConnState ConnectionEngine::state_for(const Action& action) {
     case Action::Kind::defer:  // the holds it took keep the reply's place
       return ConnState::new_cmd;
     case Action::Kind::read_body:
+      if (dgram_ != nullptr && action.body_bytes() > rbuf_.size()) {
+        drop_datagram_request();
+        return ConnState::new_cmd;
+      }
       if (action.body_bytes() > worker_.options().read_buffer_limit) {
         set_close_reason(make_error_code(errc::input_too_large));
         return ConnState::closing;
@@ -399,6 +467,10 @@ ConnState ConnectionEngine::state_for(const Action& action) {
       return ConnState::nread;
     case Action::Kind::read_body_into: {
       const std::span<char> dest = action.body_destination();
+      if (dgram_ != nullptr && dest.size() > rbuf_.size()) {
+        drop_datagram_request();
+        return ConnState::new_cmd;
+      }
       body_dest_ = dest.data();
       body_size_ = dest.size();
       body_done_ = std::min(rbuf_.size(), body_size_);
@@ -407,6 +479,10 @@ ConnState ConnectionEngine::state_for(const Action& action) {
       return ConnState::nread;
     }
     case Action::Kind::swallow:
+      if (dgram_ != nullptr && action.body_bytes() > rbuf_.size()) {
+        rbuf_.consume(rbuf_.size());  // swallowing past the datagram: the rest of it
+        return ConnState::new_cmd;
+      }
       body_size_ = action.body_bytes();
       body_done_ = 0;
       return ConnState::swallow;

@@ -23,6 +23,7 @@ class Category final : public boost::system::error_category {
       case errc::refused: return "refused by the protocol handler";
       case errc::closed_by_server: return "closed by the server";
       case errc::write_stall: return "write stall timeout";
+      case errc::datagram_truncated: return "request body not in its datagram";
     }
     return "unknown connkit error";
   }
@@ -50,7 +51,8 @@ Counters::Field close_counter(const boost::system::error_code& reason) noexcept 
     case errc::refused:
     case errc::closed_by_server: return &ConnectionStats::closed_by_server;
     case errc::write_stall: return &ConnectionStats::closed_write_stall;
-    case errc::invalid_option: break;  // never a close reason
+    case errc::invalid_option:
+    case errc::datagram_truncated: break;  // never a close reason
   }
   return &ConnectionStats::closed_error;
 }

@@ -86,6 +86,12 @@ int open_unix(const ListenerOptions& o, boost::system::error_code& ec) {
   return fd;
 }
 
+bool is_wildcard(const sockaddr& a) noexcept {
+  if (a.sa_family == AF_INET) return reinterpret_cast<const sockaddr_in&>(a).sin_addr.s_addr == htonl(INADDR_ANY);
+  if (a.sa_family == AF_INET6) return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6&>(a).sin6_addr);
+  return false;
+}
+
 std::uint16_t port_of(int fd) noexcept {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -120,12 +126,26 @@ int ListenSocket::open(const ListenerOptions& o, std::uint16_t port_override, bo
     ::freeaddrinfo(found);
     return fail(fd, ec);
   }
-  set_flag(fd, SOL_SOCKET, SO_REUSEADDR);
   if (ai.ai_family == AF_INET6) set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY);  // "::" and "0.0.0.0" can both bind
-  if (o.reuse_port || udp) set_flag(fd, SOL_SOCKET, SO_REUSEPORT);
-  if (!udp && !set_tcp_options(fd, o)) {  // accepted sockets inherit them
-    ::freeaddrinfo(found);
-    return fail(fd, ec);
+  if (udp) {
+    // No SO_REUSEADDR (memcached sets it): on a UDP socket it lets a second server bind
+    // the same port and take part of the requests; here its bind fails instead. On a
+    // wildcard address, ask for each datagram's destination, the reply's source.
+    if (is_wildcard(*ai.ai_addr)) {
+      set_flag(fd, ai.ai_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+               ai.ai_family == AF_INET6 ? IPV6_RECVPKTINFO : IP_PKTINFO);
+    }
+    if (!set_buffer_sizes(fd, o)) {
+      ::freeaddrinfo(found);
+      return fail(fd, ec);
+    }
+  } else {
+    set_flag(fd, SOL_SOCKET, SO_REUSEADDR);
+    if (o.reuse_port) set_flag(fd, SOL_SOCKET, SO_REUSEPORT);
+    if (!set_tcp_options(fd, o)) {  // accepted sockets inherit them
+      ::freeaddrinfo(found);
+      return fail(fd, ec);
+    }
   }
   const int bound = ::bind(fd, ai.ai_addr, ai.ai_addrlen);
   ::freeaddrinfo(found);

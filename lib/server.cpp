@@ -91,7 +91,9 @@ std::string ServerImpl::invalid_option() const {
   for (std::size_t i = 0; i < o.listeners.size(); ++i) {
     const ListenerOptions& l = o.listeners[i];
     const char* bad = !l.handler && !l.binary_handler ? "handler"
-        : l.transport == Transport::udp && l.binary_handler ? "binary_handler"  // udp is not negotiated
+        : l.framing && (l.transport != Transport::udp || l.framing->header_size() > max_datagram_header ||
+                        l.framing->max_datagram() <= l.framing->header_size() ||
+                        l.framing->max_datagram() > max_udp_payload) ? "framing"
         : l.backlog < 0 ? "backlog"
         : l.max_deferred < 1 ? "max_deferred"
         : l.receive_buffer < 0 ? "receive_buffer"

@@ -106,8 +106,13 @@ void Worker::adopt_datagram(int fd, unsigned listener) {
     return;
   }
   try {
-    std::unique_ptr<ProtocolHandler> handler = options_.listeners[listener].handler();
-    if (!handler) throw std::bad_alloc();
+    // Pinned: its one handler now. Negotiating: each datagram's first payload byte chooses.
+    const ListenerOptions& o = options_.listeners[listener];
+    std::unique_ptr<ProtocolHandler> handler;
+    if (!negotiates(o)) {
+      handler = o.handler ? o.handler() : o.binary_handler();
+      if (!handler) throw std::bad_alloc();
+    }
     auto c = std::make_unique<ConnectionEngine>(*this, listener, std::move(handler));
     c->make_datagram();
     boost::system::error_code ec;
@@ -261,14 +266,21 @@ void Worker::list_connections(std::vector<ConnectionInfo>& out) const {
   std::lock_guard<std::mutex> lock(list_mutex_);
   for (const ConnectionEngine* c = open_head_; c != nullptr; c = c->list_next) {
     const int fd = c->listed_fd();
-    if (fd < 0 || c->is_datagram()) continue;
+    if (fd < 0) continue;
     ConnectionInfo info;
     info.id = c->id();
     info.fd = fd;
     info.worker = index_;
     info.state = c->state();
-    info.address = socket_address_text(fd, true, true);
-    info.listen_address = socket_address_text(fd, false, true);
+    if (c->is_datagram()) {
+      // This worker's descriptor of a UDP socket: its local address only (the sender of
+      // the datagram being served is not readable from here).
+      info.transport = Transport::udp;
+      info.address = socket_address_text(fd, false, true);
+    } else {
+      info.address = socket_address_text(fd, true, true);
+      info.listen_address = socket_address_text(fd, false, true);
+    }
     info.idle = std::chrono::duration_cast<std::chrono::seconds>(now - c->last_active());
     out.push_back(std::move(info));
   }

@@ -1,10 +1,16 @@
 // Zero heap allocations per request in steady state on the cache endpoint: get hits and
 // misses, set overwrites (same size and mixed sizes of one size class), multi-gets of 10
 // and 100 keys and pipelined batches, and the binary protocol's gets, quiet get batches,
-// sets, incr and delete, over a real loopback socket. Its own executable (see
+// sets, incr and delete, over a real loopback socket; UDP gets and sets of one and several
+// datagrams. Its own executable (see
 // support/count_allocations.hpp). The client side sends preformatted requests and receives
 // into a fixed buffer, so every allocation counted in the measured window is the server's.
 #include "support/count_allocations.hpp"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <string>
@@ -321,6 +327,82 @@ TEST_CASE("binary gets, GETKQ batches, sets, incr and delete make no heap alloca
   const long before = allocations.load();
   bad += run_binary(c, mix, 250);  // 25,000 exchanges, 50,000 GETKQ
   const long counted = allocations.load() - before;
+  CHECK(bad == 0);
+  CHECK(counted == 0);
+}
+
+namespace {
+
+/// Sends each request as one UDP datagram (frame header first) and checks the reassembled
+/// reply, `rounds` times; returns the mismatches. Allocates nothing: the datagrams are made
+/// beforehand and each reply's payload lands in reply_buffer at its sequence's place.
+long run_udp(int fd, const sockaddr_in& to, const std::vector<Exchange>& exchanges, int rounds) {
+  constexpr std::size_t payload_per_datagram = 1392;
+  long bad = 0;
+  for (int i = 0; i < rounds; ++i) {
+    for (const Exchange& e : exchanges) {
+      (void)::sendto(fd, e.request.data(), e.request.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+      std::size_t received = 0, count = 1, bytes = 0;
+      while (received < count) {
+        pollfd p{fd, POLLIN, 0};
+        char datagram[1500];
+        if (::poll(&p, 1, 5000) != 1) break;
+        const ssize_t n = ::recv(fd, datagram, sizeof datagram, 0);
+        if (n <= 8) break;
+        const std::size_t sequence = static_cast<unsigned char>(datagram[2]) << 8 | static_cast<unsigned char>(datagram[3]);
+        count = static_cast<unsigned char>(datagram[4]) << 8 | static_cast<unsigned char>(datagram[5]);
+        std::memcpy(reply_buffer + sequence * payload_per_datagram, datagram + 8, static_cast<std::size_t>(n) - 8);
+        bytes += static_cast<std::size_t>(n) - 8;
+        ++received;
+      }
+      if (received != count || bytes != e.reply.size() || std::memcmp(reply_buffer, e.reply.data(), bytes) != 0) ++bad;
+    }
+  }
+  return bad;
+}
+
+}  // namespace
+
+TEST_CASE("UDP gets and sets, one and several datagrams, make no heap allocation in steady state",
+          "[cache][alloc][udp]") {
+  connkit::cache::Store store;
+  connkit::cache::Endpoint endpoint(store);
+  connkit::ServerOptions options;
+  options.threads = 1;
+  connkit::ListenerOptions l;
+  l.transport = connkit::Transport::udp;
+  endpoint.configure(l, connkit::cache::ProtocolChoice::negotiate);
+  options.listeners.push_back(l);
+  connkit::Server server(std::move(options));
+  endpoint.attach(server);
+  server.start();
+
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(server.port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string header("\x00\x07\x00\x00\x00\x01\x00\x00", 8);  // request 7, one datagram
+  const auto datagram = [&](const Exchange& e) { return Exchange{cat(header, e.request), e.reply}; };
+
+  std::vector<Exchange> load;
+  for (int i = 0; i < 20; ++i) load.push_back(datagram(set(key(i), value_of(i, 32))));
+  load.push_back(datagram(set("big", value_of(1, 4000))));
+  REQUIRE(run_udp(fd, to, load, 1) == 0);
+
+  std::vector<Exchange> mix;
+  for (int i = 0; i < 20; ++i) {
+    const std::string v = value_of(i, 32);
+    mix.push_back(datagram({cat("get ", key(i), "\r\n"), cat(hit(key(i), v), "END\r\n")}));
+    mix.push_back(datagram({cat("get missing:", std::to_string(i), "\r\n"), "END\r\n"}));
+    mix.push_back(datagram(set(key(i), v)));
+    mix.push_back(datagram({"get big\r\n", cat(hit("big", value_of(1, 4000)), "END\r\n")}));  // 3 datagrams
+  }
+  long bad = run_udp(fd, to, mix, 50);
+  const long before = allocations.load();
+  bad += run_udp(fd, to, mix, 50);  // 5,000 datagrams measured
+  const long counted = allocations.load() - before;
+  ::close(fd);
   CHECK(bad == 0);
   CHECK(counted == 0);
 }

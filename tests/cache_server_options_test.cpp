@@ -35,8 +35,7 @@ TEST_CASE("no arguments give memcached's defaults on localhost", "[cache_server]
   CHECK(c.server.listeners[0].port == 11211);
   CHECK(c.server.listeners[0].backlog == 1024);
   CHECK(c.server.listeners[0].name == "auto-negotiate");
-  CHECK(c.udp_port == 0);
-  CHECK_FALSE(c.udp_ignored);
+  CHECK(c.udp_port == 0);  // no UDP socket unless -U asks
   CHECK(c.server.threads == 4);
   CHECK(c.server.max_connections == 1024);
   CHECK(c.server.reqs_per_event == 20);
@@ -82,7 +81,7 @@ TEST_CASE("a UNIX socket disables network listening", "[cache_server]") {
   CHECK(l.transport == connkit::Transport::unix_stream);
   CHECK(l.path == "/tmp/cache.sock");
   CHECK(l.unix_mode == 0755);
-  CHECK_FALSE(r.config.udp_ignored);  // no network at all, so nothing to warn about
+  CHECK(r.messages.empty());  // no network at all: -U opens nothing, as in memcached
 }
 
 TEST_CASE("option -l takes memcached's comma separated list, one listener each", "[cache_server]") {
@@ -184,7 +183,7 @@ TEST_CASE("bad values stop with memcached's messages", "[cache_server]") {
   CHECK(first_message(parse({"--bogus"})) == "cache_server: unrecognized option '--bogus'");
   CHECK(first_message(parse({"-p"})) == "cache_server: option requires an argument -- 'p'");
   CHECK(first_message(parse({"--disable"})) == "cache_server: option '--disable' is ambiguous");
-  CHECK(first_message(parse({"-p", "0"})) == "Nothing to listen on: -p 0 turns TCP off and UDP is not supported");
+  CHECK(first_message(parse({"-p", "0"})) == "Nothing to listen on: -p 0 turns TCP off and UDP is off (-U 0)");
 }
 
 TEST_CASE("option -B picks the listeners' protocol", "[cache_server]") {
@@ -241,18 +240,35 @@ TEST_CASE("option -l takes memcached's proto prefix per listener", "[cache_serve
   }
 }
 
-TEST_CASE("UDP is warned about and not served", "[cache_server]") {
+TEST_CASE("option -U opens a UDP listener on each -l address after the TCP ones", "[cache_server]") {
+  using connkit::Transport;
   const CliResult r = parse({"-U", "11211"});
   REQUIRE(r.action == CliAction::run);
-  CHECK(r.config.udp_ignored);
+  CHECK(r.messages.empty());
   CHECK(r.config.udp_port == 11211);
-  CHECK(r.messages == std::vector<std::string>{std::string(connkit::examples::udp_warning)});
-  REQUIRE(r.config.server.listeners.size() == 1);
-  CHECK(r.config.server.listeners[0].transport == connkit::Transport::tcp);
+  REQUIRE(r.config.server.listeners.size() == 2);
+  CHECK(r.config.server.listeners[0].transport == Transport::tcp);
+  CHECK(r.config.server.listeners[1].transport == Transport::udp);
+  CHECK(r.config.server.listeners[1].host == "127.0.0.1");
+  CHECK(r.config.server.listeners[1].port == 11211);
 
   SECTION("-U alone moves the TCP port too, as in memcached") {
     CHECK(parse({"-U", "11300"}).config.server.listeners.at(0).port == 11300);
     CHECK(parse({"-U", "11300", "-p", "11211"}).config.server.listeners.at(0).port == 11211);
+  }
+  SECTION("every -l address, an entry's own port for both transports (memcached's server_sockets)") {
+    const CliResult l = parse({"-l", "127.0.0.1,127.0.0.2:11500", "-p", "11400", "-U", "11401"});
+    REQUIRE(l.config.server.listeners.size() == 4);
+    const auto& ls = l.config.server.listeners;
+    CHECK((ls[0].transport == Transport::tcp && ls[0].port == 11400));
+    CHECK((ls[1].transport == Transport::tcp && ls[1].port == 11500));
+    CHECK((ls[2].transport == Transport::udp && ls[2].host == "127.0.0.1" && ls[2].port == 11401));
+    CHECK((ls[3].transport == Transport::udp && ls[3].host == "127.0.0.2" && ls[3].port == 11500));
+  }
+  SECTION("-p 0 leaves UDP alone") {
+    const CliResult u = parse({"-p", "0", "-U", "11401"});
+    REQUIRE(u.config.server.listeners.size() == 1);
+    CHECK(u.config.server.listeners[0].transport == Transport::udp);
   }
 }
 

@@ -342,6 +342,14 @@ TEST_CASE("listener handler options are validated", "[negotiation][errors]") {
     return std::string("started");
   };
   CHECK(start_error(options_for(connkit::Transport::tcp, {}, {})).find("listeners[0].handler") != std::string::npos);
-  auto udp = options_for(connkit::Transport::udp, text_factory(journal), frame_factory(journal));
-  CHECK(start_error(std::move(udp)).find("listeners[0].binary_handler") != std::string::npos);
+  // A framing is for UDP only (a UDP listener may negotiate: each datagram chooses).
+  struct NoHeader final : connkit::DatagramFraming {
+    std::size_t header_size() const noexcept override { return 0; }
+    std::size_t max_datagram() const noexcept override { return 1000; }
+    bool accept(std::span<const unsigned char>) const noexcept override { return true; }
+    void write_header(std::span<const unsigned char>, std::span<unsigned char>, std::size_t, std::size_t) const noexcept override {}
+  };
+  auto framed = options_for(connkit::Transport::tcp, text_factory(journal), frame_factory(journal));
+  framed.listeners[0].framing = std::make_shared<NoHeader>();
+  CHECK(start_error(std::move(framed)).find("listeners[0].framing") != std::string::npos);
 }

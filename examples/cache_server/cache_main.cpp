@@ -13,6 +13,7 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <grp.h>
@@ -56,7 +57,28 @@ std::string describe(const connkit::ListenerOptions& l, std::uint16_t bound_port
     return "unix:" + l.path + " (mode " + mode + ")";
   }
   const bool v6 = l.host.find(':') != std::string::npos;
-  return (v6 ? "[" + l.host + "]" : l.host) + ":" + std::to_string(bound_port) + " (tcp)";
+  return (v6 ? "[" + l.host + "]" : l.host) + ":" + std::to_string(bound_port) +
+         (l.transport == connkit::Transport::udp ? " (udp)" : " (tcp)");
+}
+
+/// memcached's message when a listener cannot be opened (it exits EX_OSERR after it):
+/// "failed to listen on TCP port N: <error>", "... UDP port N: ...", or with -l, "failed to
+/// listen on one of interface(s) <-l>: <error>". Server::start() names the failed listener
+/// "bind udp HOST:PORT" for UDP (docs/cache.md, "UDP").
+std::string listen_failure(const ex::CacheServerConfig& config, const connkit::ServerOptions& options,
+                           const boost::system::system_error& e) {
+  const std::string cause = e.code().message();
+  if (!config.interfaces.empty()) return "failed to listen on one of interface(s) " + config.interfaces + ": " + cause;
+  if (std::string_view(e.what()).substr(0, 9) == "bind udp ") {
+    return "failed to listen on UDP port " + std::to_string(config.udp_port) + ": " + cause;
+  }
+  if (std::string_view(e.what()).substr(0, 5) == "bind ") {
+    const connkit::ListenerOptions& first = options.listeners.front();
+    if (first.transport == connkit::Transport::tcp) {
+      return "failed to listen on TCP port " + std::to_string(first.port) + ": " + cause;
+    }
+  }
+  return std::string(program) + ": failed to listen: " + e.what();
 }
 
 /// memcached sets RLIMIT_NOFILE to -c; raising the soft limit (and the hard one when root)
@@ -140,7 +162,7 @@ int serve(ex::CacheServerConfig config, const TargetUser* user, ex::Daemon* daem
   try {
     server.start();  // binds every listener, then starts the worker threads
   } catch (const boost::system::system_error& e) {
-    std::fprintf(stderr, "%s: failed to listen: %s\n", program, e.what());
+    std::fprintf(stderr, "%s\n", listen_failure(config, server.options(), e).c_str());
     return ex::exit_os_error;
   }
 

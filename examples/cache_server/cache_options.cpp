@@ -193,6 +193,9 @@ class Parser {
       case 'l':
         c.listen_given = true;
         listen_specs_.emplace_back(value);
+        if (c.interfaces.find(value) == std::string::npos) {  // memcached's settings.inter
+          c.interfaces += (c.interfaces.empty() ? "" : ",") + std::string(value);
+        }
         break;
       case 'u':
         c.user = std::string(value);
@@ -410,6 +413,8 @@ class Parser {
   // One -l entry, parsed as memcached's server_sockets() does: an optional "proto[name]:"
   // prefix, then "host", "host:port", "[v6]", "[v6]:port", a bare IPv6 address (two or more
   // colons, no port) or "*" (every interface).
+  // UDP (-U) opens a socket on each entry too, at the entry's port if it names one (as
+  // memcached's server_sockets(), called once per transport), else at -U's.
   void add_listen_entry(std::string_view entry, const ListenerOptions& prototype) {
     if (entry.substr(0, 4) == "tag[") {  // a later memcached's listener tags
       return fail(exit_os_error, quoted("Listener prefix tag[...] is not supported: ", entry));
@@ -428,7 +433,8 @@ class Parser {
       rest = rest.substr(close + 1);
       bracketed = true;
     }
-    int port = tcp_port_;
+    const bool udp = prototype.transport == Transport::udp;
+    int port = udp ? result_.config.udp_port : tcp_port_;
     const std::size_t colon = rest.find(':');
     if (colon != std::string_view::npos && (bracketed || rest.find(':', colon + 1) == std::string_view::npos)) {
       const std::string_view port_text = rest.substr(colon + 1);
@@ -446,7 +452,7 @@ class Parser {
       l.name = std::string(cache::protocol_text(protocol));
       bool duplicate = false;
       for (const ListenerOptions& other : result_.config.server.listeners) {
-        duplicate = duplicate || (other.host == l.host && other.port == l.port);
+        duplicate = duplicate || (other.transport == l.transport && other.host == l.host && other.port == l.port);
       }
       if (!duplicate) add_listener(std::move(l), protocol);
     }
@@ -489,12 +495,11 @@ class Parser {
       add_listener(std::move(prototype), c.endpoint.protocol);
       return;
     }
-    if (c.udp_port != 0) {
-      c.udp_ignored = true;
-      result_.messages.emplace_back(udp_warning);
-    }
-    if (tcp_port_ != 0) {
-      if (listen_specs_.empty()) listen_specs_.emplace_back(prototype.host);
+    if (listen_specs_.empty()) listen_specs_.emplace_back(prototype.host);
+    // memcached binds every TCP socket, then every UDP one.
+    for (const Transport transport : {Transport::tcp, Transport::udp}) {
+      if ((transport == Transport::tcp ? tcp_port_ : c.udp_port) == 0) continue;
+      prototype.transport = transport;
       for (const std::string& spec : listen_specs_) {
         std::string_view list = spec;
         while (!list.empty() && !stopped()) {  // strtok(";,"): empty entries are skipped
@@ -505,9 +510,7 @@ class Parser {
         }
       }
     }
-    if (!stopped() && c.server.listeners.empty()) {
-      fail(exit_usage, "Nothing to listen on: -p 0 turns TCP off and UDP is not supported");
-    }
+    if (!stopped() && c.server.listeners.empty()) fail(exit_usage, "Nothing to listen on: -p 0 turns TCP off and UDP is off (-U 0)");
   }
 
   int argc_;

@@ -32,8 +32,6 @@ inline constexpr long long max_threads = 1024;
 
 /// memcached's refusal to run as root without -u (memcached.c, word for word).
 inline constexpr std::string_view root_without_user_message = "can't run as root without the -u switch";
-/// The warning printed when -U asks for UDP on a network listener.
-inline constexpr std::string_view udp_warning = "UDP is not supported yet; serving TCP only";
 
 /// Everything cache_server is started with, read from memcached 1.6's command line.
 struct CacheServerConfig {
@@ -44,14 +42,14 @@ struct CacheServerConfig {
   cache::StoreOptions store;         ///< -m and -I
   cache::EndpointOptions endpoint;   ///< -B (for `stats settings` and listeners without proto[...]), -C and -F
   std::string user;                  ///< -u: the account to switch to after binding, when started as root
-  int udp_port = 0;                  ///< -U as given (0 = off); UDP is never served
-  bool udp_ignored = false;          ///< -U asked for UDP on a network listener: warned about, not served
+  int udp_port = 0;                  ///< -U as given (0 = off): a UDP listener on each -l address
   bool listen_given = false;         ///< -l was given (otherwise the default 127.0.0.1 was used)
   bool daemonize = false;            ///< -d: run in the background (process_control.hpp)
   std::string pid_file;              ///< -P: where the serving process writes its pid; empty: nowhere
   bool enable_shutdown = false;      ///< -A: the `shutdown` command stops the server
   bool raise_core_limit = false;     ///< -r: raise the core file limit (and keep the directory with -d)
   bool lock_memory = false;          ///< -k: mlockall(); a failure warns and serving goes on
+  std::string interfaces;            ///< every -l value, joined by ',' (memcached's settings.inter, in its messages)
   /// memcached options accepted without effect, by name ("slab_chunk_max", "-f"); main()
   /// prints "ignoring memcached tuning option 'X'" for each at -v.
   std::vector<std::string> ignored_options;
@@ -71,7 +69,7 @@ struct CliResult {
   CliAction action = CliAction::run;  ///< what to do next
   int exit_status = 0;                ///< for CliAction::fail: memcached's exit status for that error
   CacheServerConfig config;           ///< for CliAction::run: the settings
-  /// Lines for stderr, without "\n": the error for `fail`, warnings (UDP, many threads) for `run`.
+  /// Lines for stderr, without "\n": the error for `fail`, warnings (many threads) for `run`.
   std::vector<std::string> messages;
 };
 

@@ -21,7 +21,7 @@ std::string cache_server_usage() {
   // memcached's usage() layout and wording, restricted to what cache_server implements.
   return cache_server_version_line() + "\n" +
          "-p, --port=<num>          TCP port to listen on (default: 11211)\n"
-         "-U, --udp-port=<num>      UDP port to listen on (default: 0, off; UDP is not supported yet)\n"
+         "-U, --udp-port=<num>      UDP port to listen on (default: 0, off)\n"
          "-s, --unix-socket=<file>  UNIX socket to listen on (disables network support)\n"
          "-a, --unix-mask=<mask>    access mask for UNIX socket, in octal (default: " +
          std::string(mask, mask_end) + ")\n" +

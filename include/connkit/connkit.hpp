@@ -2,6 +2,7 @@
 
 #include <connkit/conn_state.hpp>
 #include <connkit/connection.hpp>
+#include <connkit/datagram_framing.hpp>
 #include <connkit/deferred_reply.hpp>
 #include <connkit/error.hpp>
 #include <connkit/log.hpp>

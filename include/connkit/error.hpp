@@ -19,6 +19,7 @@ enum class errc {
   refused,              ///< the handler refused the client in on_open (Connection::refuse)
   closed_by_server,     ///< Server::close_connection() closed it
   write_stall,          ///< its replies made no progress for write_stall_timeout
+  datagram_truncated,   ///< UDP: a request's body did not fit in its datagram (on_close; the listener goes on)
 };
 
 /// The category of connkit::errc values ("connkit").

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <connkit/datagram_framing.hpp>
 #include <connkit/log.hpp>
 
 namespace connkit {
@@ -18,7 +19,7 @@ class ProtocolHandler;
 enum class Transport : std::uint8_t {
   tcp,          ///< TCP on an IPv4 or IPv6 address
   unix_stream,  ///< a UNIX-domain stream socket at a path
-  udp,          ///< UDP: each datagram is one input; replies go back to its sender
+  udp,          ///< UDP: each datagram is one input; its replies go back to its sender, from the address it came to
 };
 
 /// Makes a protocol handler for one pooled connection struct. It is called only when a
@@ -56,14 +57,19 @@ struct ListenerOptions {
   int receive_buffer = 0;                ///< SO_RCVBUF in bytes; 0 = the kernel's default
   int send_buffer = 0;                   ///< SO_SNDBUF in bytes; 0 = the kernel's default
   /// Makes this listener's protocol handlers: for every connection, or, with binary_handler
-  /// set too, for each connection whose first byte is not 0x80. Required for udp.
+  /// set too, for each connection whose first byte is not 0x80.
   HandlerFactory handler;
-  /// Optional (stream listeners only): makes handlers for connections whose first byte is
-  /// 0x80, memcached's binary protocol magic. With `handler` set too, the listener
-  /// negotiates: the first byte a connection receives chooses its handler, as memcached's
-  /// `-B auto` (docs/protocol-handlers.md, "Negotiating listeners"). Alone, it pins the
-  /// listener to the handlers it makes. At least one of the two must be set.
+  /// Optional: makes handlers for connections whose first byte is 0x80, memcached's binary
+  /// protocol magic. With `handler` set too, the listener negotiates: the first byte a
+  /// connection receives chooses its handler, as memcached's `-B auto`
+  /// (docs/protocol-handlers.md, "Negotiating listeners"); on a udp listener, the first
+  /// payload byte of each datagram. Alone, it pins the listener to the handlers it makes.
+  /// At least one of the two must be set.
   HandlerFactory binary_handler;
+  /// udp only: the header framing each datagram (memcached's 8-byte UDP header), and the
+  /// size replies are cut at. Empty: no header; a reply leaves in datagrams of up to
+  /// max_udp_payload bytes. Shared by every worker (docs/protocol-handlers.md, "UDP").
+  std::shared_ptr<const DatagramFraming> framing;
 };
 
 /// Everything a Server is built from. Plain values; validated by Server::start().

@@ -27,8 +27,11 @@ struct ConnectionInfo {
   int fd = -1;                           ///< the socket's descriptor
   unsigned worker = 0;                   ///< serving worker (0 for listening sockets)
   ConnState state = ConnState::listening;  ///< listening for listeners
-  std::string address;                   ///< peer ("tcp:127.0.0.1:5000", "unix:/path"); local for listeners
-  std::string listen_address;            ///< local end of an accepted connection; empty for listeners
+  /// tcp or unix_stream; udp for a worker's descriptor of a UDP socket (one row per worker,
+  /// as memcached lists them; its state is read while it waits for a datagram).
+  Transport transport = Transport::tcp;
+  std::string address;                   ///< peer ("tcp:127.0.0.1:5000", "unix:/path"); local for listeners and UDP ("udp:127.0.0.1:11211")
+  std::string listen_address;            ///< local end of an accepted connection; empty for listeners and UDP
   std::chrono::seconds idle{0};          ///< since input last arrived (0 for listeners)
 };
 

@@ -13,6 +13,7 @@
 #include "incoming_value.hpp"
 #include "read_through.hpp"
 #include "text_protocol.hpp"
+#include "udp_protocol.hpp"
 
 namespace connkit::cache {
 
@@ -67,6 +68,8 @@ void Endpoint::configure(ListenerOptions& listener, ProtocolChoice protocol) {
   listener.handler = protocol == ProtocolChoice::binary ? HandlerFactory() : handler_factory();
   listener.binary_handler = protocol == ProtocolChoice::ascii ? HandlerFactory() : binary_handler_factory();
   listener.name = std::string(protocol_text(protocol));
+  // UDP: memcached's 8-byte frame header; with both factories each datagram negotiates.
+  if (listener.transport == Transport::udp) listener.framing = detail::memcached_udp_framing();
 }
 
 detail::CommandCounters& Endpoint::counters(unsigned worker) {

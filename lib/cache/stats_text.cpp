@@ -91,8 +91,9 @@ std::string conns_stats(const Endpoint& endpoint) {
   if (endpoint.server() == nullptr) return out;
   for (const ConnectionInfo& c : endpoint.server()->connections()) {
     const std::string prefix = std::to_string(c.fd) + ":";
+    if (c.transport == Transport::udp) stat.line(prefix + "UDP", "UDP");  // memcached's marker line
     stat.line(prefix + "addr", c.address);
-    if (c.state != ConnState::listening) stat.line(prefix + "listen_addr", c.listen_address);
+    if (c.state != ConnState::listening && c.transport != Transport::udp) stat.line(prefix + "listen_addr", c.listen_address);
     stat.line(prefix + "state", "conn_" + std::string(to_string(c.state)));
     stat(prefix + "secs_since_last_cmd", static_cast<std::uint64_t>(c.idle.count()));
   }
@@ -110,12 +111,14 @@ std::string settings_stats(const Endpoint& endpoint, int verbosity) {
   const ServerOptions* so = server != nullptr ? &server->options() : nullptr;
   auto yes_no = [](bool on) { return on ? "yes" : "no"; };
   std::uint64_t port = 0;
+  std::uint64_t udp_port = 0;
   std::string socket_path = "NULL";
   std::string umask = "700";
   std::string inter;
   if (so != nullptr) {
     for (const ListenerOptions& l : so->listeners) {
       if (l.transport == Transport::tcp && port == 0) port = server->port(static_cast<std::size_t>(&l - so->listeners.data()));
+      if (l.transport == Transport::udp && udp_port == 0) udp_port = server->port(static_cast<std::size_t>(&l - so->listeners.data()));
       if (l.transport == Transport::tcp) inter += (inter.empty() ? "" : ",") + l.host;
       if (l.transport == Transport::unix_stream) {
         socket_path = l.path;
@@ -132,7 +135,7 @@ std::string settings_stats(const Endpoint& endpoint, int verbosity) {
   stat("maxbytes", store.memory_limit());
   if (so != nullptr) stat("maxconns", so->max_connections);
   if (so != nullptr) stat("tcpport", port);
-  stat("udpport", 0);
+  stat("udpport", udp_port);
   if (so != nullptr) stat.line("inter", inter.empty() ? "NULL" : inter);
   stat("verbosity", static_cast<std::uint64_t>(verbosity));
   stat.line("evictions", store.options().evictions ? "on" : "off");

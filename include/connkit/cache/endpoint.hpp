@@ -188,7 +188,8 @@ class Endpoint {
   HandlerFactory binary_handler_factory();
   /// Makes `listener` speak `protocol`: sets its handler, binary_handler and name
   /// (protocol_text()). negotiate sets both factories, so the first byte of each connection
-  /// chooses; ascii or binary pins the listener to one.
+  /// (of each datagram, on UDP) chooses; ascii or binary pins the listener to one. A UDP
+  /// listener also gets memcached's 8-byte frame header (docs/cache.md, "UDP").
   void configure(ListenerOptions& listener, ProtocolChoice protocol);
   /// The server whose connection stats `stats` reports (optional; call before start()).
   void attach(const Server& server) noexcept { server_ = &server; }
