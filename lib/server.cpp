@@ -92,6 +92,7 @@ std::string ServerImpl::invalid_option() const {
     const ListenerOptions& l = o.listeners[i];
     const char* bad = !l.handler && !l.binary_handler ? "handler"
         : l.transport == Transport::udp && l.binary_handler ? "binary_handler"  // udp is not negotiated
+        : l.transport == Transport::udp && l.require_auth ? "require_auth"  // a datagram has no session
         : l.backlog < 0 ? "backlog"
         : l.max_deferred < 1 ? "max_deferred"
         : l.receive_buffer < 0 ? "receive_buffer"

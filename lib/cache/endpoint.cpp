@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth.hpp"
 #include "binary_protocol.hpp"
 #include "command_counters.hpp"
 #include "prefix_stats.hpp"
@@ -48,7 +49,8 @@ Endpoint::Endpoint(Store& store, EndpointOptions options)
       loads_(options_.loader ? std::make_unique<detail::LoadTable>(store, options_) : nullptr),
       prefixes_(std::make_unique<detail::PrefixStats>(options_.prefix_delimiter)),
       staging_(std::make_unique<detail::ValueStaging>(
-          std::max(options_.max_staged_bytes, store.options().item_size_max))) {
+          std::max(options_.max_staged_bytes, store.options().item_size_max))),
+      auth_(std::make_unique<detail::AuthFile>()) {
   prefixes_->enable(options_.detail_enabled);
 }
 
@@ -63,10 +65,17 @@ HandlerFactory Endpoint::binary_handler_factory() {
 }
 
 void Endpoint::configure(ListenerOptions& listener, ProtocolChoice protocol) {
+  // memcached: -Y makes the server ascii-only, -S binary-only (-Y wins when both are given).
+  const bool ascii_login = !options_.auth_file.empty();
+  if (ascii_login) protocol = ProtocolChoice::ascii;
+  else if (options_.sasl) protocol = ProtocolChoice::binary;
+  listener.require_auth = ascii_login || options_.sasl;
   listener.handler = protocol == ProtocolChoice::binary ? HandlerFactory() : handler_factory();
   listener.binary_handler = protocol == ProtocolChoice::ascii ? HandlerFactory() : binary_handler_factory();
   listener.name = std::string(protocol_text(protocol));
 }
+
+std::string Endpoint::load_auth_file() { return auth_->load(options_.auth_file); }
 
 detail::CommandCounters& Endpoint::counters(unsigned worker) {
   return counters_[std::min(worker, max_endpoint_workers - 1)];

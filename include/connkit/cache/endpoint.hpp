@@ -91,6 +91,12 @@ struct EndpointOptions {
   /// `SERVER_ERROR out of memory storing object`. Raised to item_size_max if below it, so a
   /// value of any size the store takes can come in. See docs/cache.md, "Values on their way in".
   std::size_t max_staged_bytes = 64u << 20;
+  /// Authentication, off by default (docs/cache.md, "Authentication"). Either one makes
+  /// configure() pin the listener to its protocol and require it, as memcached does:
+  /// sasl the binary protocol, auth_file the ascii one (auth_file wins if both are set).
+  bool sasl = false;      ///< -S: SASL PLAIN over the binary protocol
+  std::string sasl_pwdb;  ///< -S: `user:password` lines read at each attempt (MEMCACHED_SASL_PWDB); empty: nobody
+  std::string auth_file;  ///< -Y: `user:password` lines for the ascii login, read by Endpoint::load_auth_file()
 };
 
 /// Storage-command values still arriving, held outside the store (Endpoint::staging_stats()).
@@ -140,6 +146,7 @@ void for_each_stat(const CommandStats& s, F&& f) {
 }
 
 namespace detail {
+class AuthFile;
 struct CommandCounters;
 class LoadTable;
 class PrefixStats;
@@ -173,8 +180,14 @@ class Endpoint {
   HandlerFactory binary_handler_factory();
   /// Makes `listener` speak `protocol`: sets its handler, binary_handler and name
   /// (protocol_text()). negotiate sets both factories, so the first byte of each connection
-  /// chooses; ascii or binary pins the listener to one.
+  /// chooses; ascii or binary pins the listener to one. With EndpointOptions::auth_file or
+  /// sasl, the listener requires authentication and speaks that protocol only, whatever
+  /// `protocol` says.
   void configure(ListenerOptions& listener, ProtocolChoice protocol);
+  /// Reads EndpointOptions::auth_file (memcached's authfile_load, at start and on SIGHUP).
+  /// Until a read succeeds nobody can log in; a failed read keeps the users read before.
+  /// Returns memcached's message for a failure, empty on success. Thread-safe.
+  std::string load_auth_file();
   /// The server whose connection stats `stats` reports (optional; call before start()).
   void attach(const Server& server) noexcept { server_ = &server; }
 
@@ -205,6 +218,8 @@ class Endpoint {
   const detail::PrefixStats& prefix_stats() const noexcept { return *prefixes_; }
   /// The bound on staged values, charged by the protocol handlers (internal).
   detail::ValueStaging& staging() noexcept { return *staging_; }
+  /// The users of the ascii login (internal).
+  const detail::AuthFile& auth_file() const noexcept { return *auth_; }
 
  private:
   Store& store_;
@@ -217,6 +232,7 @@ class Endpoint {
   std::unique_ptr<detail::LoadTable> loads_;            // keys being loaded; null without a loader
   std::unique_ptr<detail::PrefixStats> prefixes_;       // stats detail
   std::unique_ptr<detail::ValueStaging> staging_;       // values whose bytes are still arriving
+  std::unique_ptr<detail::AuthFile> auth_;              // -Y's users
 };
 
 /// Workers an Endpoint keeps counters for (worker indexes at or above it share the last slot).
