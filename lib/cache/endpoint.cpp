@@ -52,6 +52,13 @@ Endpoint::Endpoint(Store& store, EndpointOptions options)
           std::max(options_.max_staged_bytes, store.options().item_size_max))),
       auth_(std::make_unique<detail::AuthFile>()) {
   prefixes_->enable(options_.detail_enabled);
+  // memcached: -Y makes the server ascii-only, -S binary-only (-Y wins when both are given);
+  // `stats settings` binding_protocol says so.
+  if (!options_.auth_file.empty()) {
+    options_.protocol = ProtocolChoice::ascii;
+  } else if (options_.sasl) {
+    options_.protocol = ProtocolChoice::binary;
+  }
 }
 
 Endpoint::~Endpoint() = default;
@@ -65,11 +72,10 @@ HandlerFactory Endpoint::binary_handler_factory() {
 }
 
 void Endpoint::configure(ListenerOptions& listener, ProtocolChoice protocol) {
-  // memcached: -Y makes the server ascii-only, -S binary-only (-Y wins when both are given).
-  const bool ascii_login = !options_.auth_file.empty();
-  if (ascii_login) protocol = ProtocolChoice::ascii;
-  else if (options_.sasl) protocol = ProtocolChoice::binary;
-  listener.require_auth = ascii_login || options_.sasl;
+  if (options_.sasl || !options_.auth_file.empty()) {
+    protocol = options_.protocol;  // pinned by the constructor
+    listener.require_auth = true;
+  }
   listener.handler = protocol == ProtocolChoice::binary ? HandlerFactory() : handler_factory();
   listener.binary_handler = protocol == ProtocolChoice::ascii ? HandlerFactory() : binary_handler_factory();
   listener.name = std::string(protocol_text(protocol));

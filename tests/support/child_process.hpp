@@ -57,6 +57,9 @@ class ChildProcess {
     return -1;
   }
 
+  /// The child's process id (to signal it), or -1 once reaped.
+  pid_t pid() const noexcept { return pid_; }
+
   /// SIGKILL and reap (once).
   void kill() {
     if (pid_ <= 0) return;
