@@ -298,19 +298,7 @@ struct Program {
     std::ifstream in(log_path);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
-  Client connect(std::uint16_t port) {
-    std::optional<Client> c;
-    eventually([&] {
-      try {
-        c.emplace(Client::tcp(port));
-        return true;
-      } catch (const std::exception&) {
-        return false;
-      }
-    });
-    if (!c) throw std::runtime_error("the server does not listen");
-    return std::move(*c);
-  }
+  Client connect(std::uint16_t port) { return connkit::test::tcp_when_ready(port); }
   static inline int runs = 0;
   std::string log_path;
   ChildProcess process;
@@ -415,4 +403,26 @@ TEST_CASE("ascii login replies match memcached's, request by request", "[cache][
     return replies;
   };
   CHECK(run(CONNKIT_CACHE_SERVER) == run(memcached));
+}
+
+TEST_CASE("libmemcached's memcstat logs in with SASL PLAIN", "[cache][auth][program]") {
+  const char* memcstat = "/usr/bin/memcstat";
+  if (!std::filesystem::exists(memcstat)) {
+    WARN("no " << memcstat << ": libmemcached client test not run");
+    return;
+  }
+  TempFile pwdb("alice:secret\n");
+  ::setenv("MEMCACHED_SASL_PWDB", pwdb.path.c_str(), 1);
+  const std::uint16_t port = free_port();
+  Program server(CONNKIT_CACHE_SERVER, {"-p", std::to_string(port), "-U", "0", "-S"});
+  ::unsetenv("MEMCACHED_SASL_PWDB");
+  server.connect(port);
+  auto memcstat_status = [&](const std::string& password) {
+    const std::string command = std::string(memcstat) + " --servers=127.0.0.1:" + std::to_string(port) +
+                                " --binary --username=alice --password=" + password + " >/dev/null 2>&1";
+    ChildProcess run({"/bin/sh", "-c", command});
+    return run.wait_exit();
+  };
+  CHECK(memcstat_status("secret") == 0);
+  CHECK(memcstat_status("wrong") == 1);
 }
