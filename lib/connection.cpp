@@ -42,6 +42,8 @@ boost::asio::io_context::executor_type Connection::executor() const noexcept {
 }
 std::uint64_t Connection::id() const noexcept { return engine_->id(); }
 void Connection::refuse(std::string_view reply) { engine_->refuse(reply); }
+bool Connection::authenticated() const noexcept { return engine_->authenticated(); }
+void Connection::record_auth(bool ok) noexcept { engine_->record_auth(ok); }
 
 namespace detail {
 
@@ -100,6 +102,12 @@ bool ConnectionEngine::choose_handler(bool binary) {
     logf(worker_.logger(), 2, "%d: Client using the %.*s protocol", fd_, static_cast<int>(name.size()), name.data());
   }
   return true;
+}
+
+void ConnectionEngine::record_auth(bool ok) noexcept {
+  authenticated_ = ok;
+  worker_.counters()[&ConnectionStats::auth_cmds].add();
+  if (!ok) worker_.counters()[&ConnectionStats::auth_errors].add();
 }
 
 void ConnectionEngine::make_datagram() {

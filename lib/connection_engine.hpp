@@ -93,6 +93,9 @@ class ConnectionEngine {
   DeferredReply defer();
   /// Handles taken and not completed yet.
   std::size_t deferred() const noexcept { return deferred_count_; }
+  /// Connection::authenticated() and record_auth(): reset by open().
+  bool authenticated() const noexcept { return authenticated_; }
+  void record_auth(bool ok) noexcept;
 
   // --- Lifecycle, called by the worker (drive_machine.cpp) ------------------------------
   /// Makes this a UDP listener's connection (one datagram is one input).
@@ -240,6 +243,7 @@ class ConnectionEngine {
   unsigned listener_;
   unsigned max_deferred_;  // the listener's
   bool negotiates_;        // the listener's
+  bool authenticated_ = true;  // false from open() on a require_auth listener until record_auth(true)
   unsigned requests_in_event_ = 0;
   std::atomic<ConnState> state_{ConnState::closing};
   ConnState after_write_ = ConnState::new_cmd;

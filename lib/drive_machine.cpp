@@ -54,6 +54,7 @@ void ConnectionEngine::open(int fd) {
   closing_ = Closing::no;
   incomplete_ = false;
   requests_in_event_ = 0;
+  authenticated_ = !worker_.options().listeners[listener_].require_auth;
   after_write_ = ConnState::new_cmd;
   body_dest_ = nullptr;
   body_size_ = body_done_ = 0;

@@ -94,6 +94,7 @@ std::string ServerImpl::invalid_option() const {
         : l.framing && (l.transport != Transport::udp || l.framing->header_size() > max_datagram_header ||
                         l.framing->max_datagram() <= l.framing->header_size() ||
                         l.framing->max_datagram() > max_udp_payload) ? "framing"
+        : l.transport == Transport::udp && l.require_auth ? "require_auth"  // a datagram has no session
         : l.backlog < 0 ? "backlog"
         : l.max_deferred < 1 ? "max_deferred"
         : l.receive_buffer < 0 ? "receive_buffer"

@@ -30,6 +30,7 @@ ServerOptions harness_options(HandlerFactory factory, ServerOptions options) {
   listener.transport = Transport::unix_stream;
   listener.name = "harness";
   listener.handler = std::move(factory);
+  listener.require_auth = !options.listeners.empty() && options.listeners.front().require_auth;
   options.listeners.clear();
   options.listeners.push_back(std::move(listener));
   options.threads = 1;

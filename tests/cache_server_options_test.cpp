@@ -295,11 +295,12 @@ TEST_CASE("option -h and -V stop parsing, and -h lists only what is implemented"
         "-m, --memory-limit", "-c, --conn-limit", "-t, --threads", "-R, --max-reqs-per-event", "-B, --protocol",
         "-b, --listen-backlog", "-I, --max-item-size", "-C, --disable-cas", "-F, --disable-flush-all",
         "-o, --extended", "idle_timeout", "-A, --enable-shutdown", "-d, --daemon", "-r, --enable-coredumps",
-        "-M, --disable-evictions", "-k, --lock-memory", "-i, --license", "-P, --pidfile"}) {
+        "-M, --disable-evictions", "-k, --lock-memory", "-i, --license", "-P, --pidfile",
+         "-S, --enable-sasl", "-Y, --auth-file"}) {
     CAPTURE(listed);
     CHECK(usage.find(listed) != std::string::npos);
   }
-  for (const char* missing : {"--enable-sasl"}) {
+  for (const char* missing : {"--enable-ssl"}) {
     CAPTURE(missing);
     CHECK(usage.find(missing) == std::string::npos);
   }

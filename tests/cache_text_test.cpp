@@ -252,7 +252,7 @@ TEST_CASE("stats lists memcached's names in memcached's order", "[cache][text][s
         "total_connections rejected_connections connection_structures read_buf_oom cmd_get cmd_set cmd_flush "
         "cmd_touch cmd_meta get_hits get_misses get_expired get_flushed delete_misses delete_hits incr_misses incr_hits "
         "decr_misses decr_hits cas_misses cas_hits cas_badval touch_hits touch_misses store_too_large "
-        "store_no_memory bytes_read bytes_written limit_maxbytes accepting_conns listen_disabled_num "
+        "store_no_memory auth_cmds auth_errors bytes_read bytes_written limit_maxbytes accepting_conns listen_disabled_num "
         "time_in_listen_disabled_us threads conn_yields idle_kicks malloc_fails read_buf_count read_buf_bytes "
         "read_buf_bytes_free bytes curr_items total_items expired_unfetched evicted_unfetched evicted_active "
         "evictions reclaimed crawler_reclaimed crawler_items_checked lrutail_reflocked moves_to_cold moves_to_warm "

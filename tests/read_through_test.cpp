@@ -26,6 +26,7 @@ using connkit::test::free_port;
 using connkit::test::number_after;
 using connkit::test::recv_line;
 using connkit::test::stats_reply;
+using connkit::test::tcp_when_ready;
 using namespace std::chrono_literals;
 
 namespace {
@@ -35,24 +36,9 @@ void add_user(std::vector<std::string>& argv) {
   if (::geteuid() == 0) argv.insert(argv.end(), {"-u", "root"});
 }
 
-/// A connection to `port`, retried until the server listens (it was just started).
-Client connect_when_ready(std::uint16_t port) {
-  std::optional<Client> c;
-  eventually([&] {
-    try {
-      c.emplace(Client::tcp(port));
-      return true;
-    } catch (const std::exception&) {
-      return false;
-    }
-  });
-  if (!c) throw std::runtime_error("nothing listens on port " + std::to_string(port));
-  return std::move(*c);
-}
-
 /// memcached on a free loopback port.
 struct Memcached {
-  Memcached() : port(free_port()), process(argv(port)) { connect_when_ready(port); }
+  Memcached() : port(free_port()), process(argv(port)) { tcp_when_ready(port); }
   static std::vector<std::string> argv(std::uint16_t port) {
     std::vector<std::string> a{CONNKIT_MEMCACHED, "-l", "127.0.0.1", "-p", std::to_string(port), "-U", "0"};
     add_user(a);
@@ -80,7 +66,7 @@ struct ReadThrough {
       : port(free_port()),
         log_path("read_through_" + std::to_string(::getpid()) + "_" + std::to_string(port) + ".log"),
         process(argv(port, backend_port, timeout_ms), log_path) {
-    connect_when_ready(port);
+    tcp_when_ready(port);
   }
   ~ReadThrough() { std::remove(log_path.c_str()); }
   static std::vector<std::string> argv(std::uint16_t port, std::uint16_t backend_port, int timeout_ms) {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -146,6 +147,13 @@ int serve(ex::CacheServerConfig config, const TargetUser* user, ex::Daemon* daem
   raise_file_limit(config.server.max_connections, config.server.threads);
   connkit::cache::Store store(config.store);
   connkit::cache::Endpoint endpoint(store, config.endpoint);
+  if (!config.endpoint.auth_file.empty()) {
+    if (const std::string error = endpoint.load_auth_file(); !error.empty()) {
+      std::fprintf(stderr, "%s\n", error.c_str());  // memcached's message and status
+      return 1;
+    }
+  }
+  const int verbosity = config.server.verbosity;
   connkit::ServerOptions options = std::move(config.server);
   for (std::size_t i = 0; i < options.listeners.size(); ++i) {
     // -B, or the listener's own proto[...]: negotiating (the default) or pinned.
@@ -157,6 +165,20 @@ int serve(ex::CacheServerConfig config, const TargetUser* user, ex::Daemon* daem
   // Signals are caught before any thread exists, so none of them takes the default action.
   boost::asio::io_context signals_io(1);
   boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGUSR1);
+  // SIGHUP re-reads -Y's file, as memcached does (a failed read keeps the users); it never
+  // stops the server.
+  boost::asio::signal_set hangups(signals_io, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_hangup = [&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    if (!endpoint.options().auth_file.empty()) {
+      const std::string error = endpoint.load_auth_file();
+      if (!error.empty() && verbosity >= 1) {
+        std::fprintf(stderr, "%s; keeping the users read before\n", error.c_str());
+      }
+    }
+    hangups.async_wait(on_hangup);
+  };
+  hangups.async_wait(on_hangup);
   connkit::Server server(std::move(options));
   endpoint.attach(server);
   try {
@@ -197,8 +219,9 @@ int serve(ex::CacheServerConfig config, const TargetUser* user, ex::Daemon* daem
   if (daemon != nullptr) daemon->ready(server.verbosity() >= 1);
 
   // stop() runs as an ordinary completion, not inside a signal handler.
-  signals.async_wait([&server](const boost::system::error_code& ec, int signal_number) {
+  signals.async_wait([&server, &hangups](const boost::system::error_code& ec, int signal_number) {
     if (!ec) announce_stop(signal_number, server.verbosity());
+    hangups.cancel();
     server.stop();
   });
   signals_io.run();
@@ -257,6 +280,14 @@ int run_cache_program(const CacheProgram& cache_program, CliResult parsed) {
       break;
   }
   const bool switching = !target.name.empty();
+  if (config.endpoint.sasl) {
+    // memcached's sasl_defs.c: the password database is the file this names, if any.
+    if (const char* pwdb = std::getenv("MEMCACHED_SASL_PWDB"); pwdb != nullptr) {
+      config.endpoint.sasl_pwdb = pwdb;
+    } else if (config.server.verbosity >= 1) {
+      std::fprintf(stderr, "INFO: MEMCACHED_SASL_PWDB not specified. Internal passwd database disabled\n");
+    }
+  }
   if (cache_program.prepare) cache_program.prepare(config);
   if (config.enable_shutdown) enable_shutdown_command(config.endpoint);
   // memcached's order: the core limit, then -d (before any thread or socket), then -k.

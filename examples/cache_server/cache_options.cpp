@@ -1,5 +1,7 @@
 #include "cache_options.hpp"
 
+#include "auth_flags.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -237,6 +239,7 @@ class Parser {
         if (!parse_integer(value, backlog_) || backlog_ < 0) invalid(option, value);
         break;
       case 'B':
+        protocol_given_ = true;
         if (value == "auto") {
           c.endpoint.protocol = cache::ProtocolChoice::negotiate;
         } else if (value == "binary") {
@@ -326,7 +329,10 @@ class Parser {
         result_.action = CliAction::license;
         break;
       case 'S':
-        fail(exit_usage, "This server is not built with SASL support.");
+        c.endpoint.sasl = true;
+        break;
+      case 'Y':
+        c.endpoint.auth_file = std::string(value);
         break;
       case 'Z':
         fail(exit_usage, "This server is not built with TLS support.");
@@ -475,6 +481,7 @@ class Parser {
     }
     c.store.memory_limit = memory_limit_;
     c.store.item_size_max = static_cast<std::size_t>(item_size_);
+    if (std::string error = apply_auth_flags(c, protocol_given_); !error.empty()) return fail(exit_usage, error);
 
     if (udp_given_ && c.udp_port != 0 && !tcp_given_) tcp_port_ = c.udp_port;  // memcached: -U alone moves TCP too
     for (const int port : {tcp_port_, c.udp_port}) {
@@ -520,6 +527,7 @@ class Parser {
   int tcp_port_ = 11211;
   bool tcp_given_ = false;
   bool udp_given_ = false;
+  bool protocol_given_ = false;  // -B was given
   std::string unix_path_;
   unsigned unix_mask_ = ListenerOptions{}.unix_mode;
   int backlog_ = ListenerOptions{}.backlog;

@@ -53,8 +53,12 @@ std::string cache_server_usage() {
          std::string(cache::protocol_text(endpoint.protocol)) + ")\n" +
          "-I, --max-item-size=<num> adjusts max item size (default: " + n(store.item_size_max / mib) +
          "m, min: " + n(item_size_lower_limit / kib) + "k, max: " + n(item_size_upper_limit / mib) + "m)\n" +
+         "-S, --enable-sasl         turn on Sasl authentication (PLAIN; users from the file named by\n"
+         "                          MEMCACHED_SASL_PWDB, user:pass lines)\n"
          "-F, --disable-flush-all   disable flush_all command\n"
          "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
+         "-Y, --auth-file=<file>    enable ASCII protocol authentication. format:\n"
+         "                          user:pass\\nuser2:pass2\\n\n"
          "-o, --extended            comma separated list of extended options\n"
          "   - idle_timeout:        timeout for idle connections. (default: " +
          n(std::chrono::duration_cast<std::chrono::seconds>(server.idle_timeout).count()) + ", no timeout)\n" +

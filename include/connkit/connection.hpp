@@ -88,6 +88,12 @@ class Connection {
   void set_verbosity(int level) noexcept;
   /// Writes a line to the server's log sink if `level` <= verbosity().
   void log(int level, std::string_view line) const;
+  /// Whether this client may be served: always on a listener without
+  /// ListenerOptions::require_auth; there, once record_auth(true) was called for it.
+  bool authenticated() const noexcept;
+  /// The outcome of one authentication attempt, which becomes authenticated(): counted in
+  /// auth_cmds, and a failure in auth_errors too (memcached's counters).
+  void record_auth(bool ok) noexcept;
   /// This connection's protocol handler: on a negotiating listener, the one its first byte
   /// chose (the one whose callback is running).
   ProtocolHandler& handler() noexcept;

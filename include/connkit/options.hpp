@@ -56,6 +56,11 @@ struct ListenerOptions {
   unsigned keepalive_count = 0;          ///< TCP_KEEPCNT; 0 = the kernel's default
   int receive_buffer = 0;                ///< SO_RCVBUF in bytes; 0 = the kernel's default
   int send_buffer = 0;                   ///< SO_SNDBUF in bytes; 0 = the kernel's default
+  /// Connections start unauthenticated: Connection::authenticated() is false until the
+  /// handler records a successful attempt with Connection::record_auth(true). The library
+  /// gates nothing itself; the handler decides what an unauthenticated client may do
+  /// (memcached's -S and -Y). Stream listeners only. See docs/protocol-handlers.md, section 14.
+  bool require_auth = false;
   /// Makes this listener's protocol handlers: for every connection, or, with binary_handler
   /// set too, for each connection whose first byte is not 0x80.
   HandlerFactory handler;

@@ -18,6 +18,8 @@ struct ConnectionStats {
   std::uint64_t listen_disabled_num = 0;         ///< accept pauses for lack of fds or memory ("listen_disabled_num")
   std::uint64_t time_in_listen_disabled_us = 0;  ///< time spent paused ("time_in_listen_disabled_us")
   std::uint64_t malloc_fails = 0;                ///< connections refused for lack of memory ("malloc_fails")
+  std::uint64_t auth_cmds = 0;                   ///< authentication attempts, Connection::record_auth() ("auth_cmds")
+  std::uint64_t auth_errors = 0;                 ///< failed ones ("auth_errors")
   std::uint64_t bytes_read = 0;                  ///< bytes received ("bytes_read")
   std::uint64_t bytes_written = 0;               ///< bytes sent ("bytes_written")
   std::uint64_t read_buf_count = 0;              ///< read buffers lent to connections now ("read_buf_count")
@@ -68,6 +70,8 @@ inline constexpr ConnectionStatField connection_stat_fields[] = {
     {"rejected_connections", &ConnectionStats::rejected_conns, true},
     {"connection_structures", &ConnectionStats::conn_structs, false},
     {"read_buf_oom", &ConnectionStats::read_buf_oom, false},
+    {"auth_cmds", &ConnectionStats::auth_cmds, true},
+    {"auth_errors", &ConnectionStats::auth_errors, true},
     {"bytes_read", &ConnectionStats::bytes_read, true},
     {"bytes_written", &ConnectionStats::bytes_written, true},
     {"listen_disabled_num", &ConnectionStats::listen_disabled_num, true},

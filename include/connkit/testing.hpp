@@ -28,8 +28,8 @@ namespace connkit::testing {
 class HandlerHarness {
  public:
   /// Opens one connection whose handler `factory` makes, on a worker configured by
-  /// `options` (its listeners and threads are ignored; limits, verbosity, log, reqs_per_event
-  /// and buffer sizes apply). The handler's on_open() has run when this returns.
+  /// `options` (its threads and listeners are ignored but for listeners[0].require_auth;
+  /// limits, verbosity, log, reqs_per_event and buffer sizes apply). The handler's on_open() has run when this returns.
   explicit HandlerHarness(HandlerFactory factory, ServerOptions options = {});
   /// Closes the client's end and lets the connection finish closing.
   ~HandlerHarness();

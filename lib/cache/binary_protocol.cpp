@@ -52,6 +52,9 @@ std::uint64_t BinaryHandler::reply_cas(const Item& item) const noexcept {
 
 Action BinaryHandler::on_input(Connection& conn, std::span<const char> input) {
   endpoint_.store().maybe_reclaim();
+  if (endpoint_.options().sasl) {
+    if (std::optional<Action> sasl = sasl_.on_input(conn, input, endpoint_)) return *sasl;
+  }
   available_ = input.size();
   const ParseLimits limits{endpoint_.options().max_line, endpoint_.store().options().item_size_max};
   switch (parse_binary(input, request_, limits)) {
@@ -112,7 +115,10 @@ Action BinaryHandler::refuse(Connection& conn) {
   return Action::write_and_close();
 }
 
-void BinaryHandler::on_close(Connection&, boost::system::error_code) noexcept { incoming_.reset(); }
+void BinaryHandler::on_close(Connection&, boost::system::error_code) noexcept {
+  incoming_.reset();
+  sasl_.reset();
+}
 
 void BinaryHandler::process_get(Connection& conn, Executor& exec) {
   const Request& r = request_;
@@ -150,7 +156,8 @@ Action BinaryHandler::process_update(Connection& conn, Executor& exec) {
   return Action::read_body_into(r.size, incoming_.destination());
 }
 
-Action BinaryHandler::on_body(Connection& conn, std::span<char>) {
+Action BinaryHandler::on_body(Connection& conn, std::span<char> body) {
+  if (sasl_.reading()) return sasl_.on_body(conn, body, endpoint_);
   Request& r = request_;
   Executor exec(endpoint_, endpoint_.counters(conn.worker_index()));
   const ItemRef item = incoming_.finish(exec.store());

@@ -9,6 +9,7 @@
 #include <connkit/connection.hpp>
 #include <connkit/protocol_handler.hpp>
 
+#include "binary_sasl.hpp"
 #include "executor.hpp"
 #include "incoming_value.hpp"
 #include "request.hpp"
@@ -50,6 +51,7 @@ class BinaryHandler final : public ProtocolHandler {
   Request request_;         // the request being served; its views die with on_input's input
   std::size_t available_ = 0;  // bytes of input on_input was given (the value may follow the header)
   IncomingValue incoming_;     // a storage command's value on its way in
+  SaslSession sasl_;           // -S: SASL requests, and the gate before authentication
 };
 
 }  // namespace connkit::cache::detail

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth.hpp"
 #include "binary_protocol.hpp"
 #include "command_counters.hpp"
 #include "prefix_stats.hpp"
@@ -50,8 +51,16 @@ Endpoint::Endpoint(Store& store, EndpointOptions options)
       loads_(options_.loader ? std::make_unique<detail::LoadTable>(store, options_) : nullptr),
       prefixes_(std::make_unique<detail::PrefixStats>(options_.prefix_delimiter)),
       staging_(std::make_unique<detail::ValueStaging>(
-          std::max(options_.max_staged_bytes, store.options().item_size_max))) {
+          std::max(options_.max_staged_bytes, store.options().item_size_max))),
+      auth_(std::make_unique<detail::AuthFile>()) {
   prefixes_->enable(options_.detail_enabled);
+  // memcached: -Y makes the server ascii-only, -S binary-only (-Y wins when both are given);
+  // `stats settings` binding_protocol says so.
+  if (!options_.auth_file.empty()) {
+    options_.protocol = ProtocolChoice::ascii;
+  } else if (options_.sasl) {
+    options_.protocol = ProtocolChoice::binary;
+  }
 }
 
 Endpoint::~Endpoint() = default;
@@ -65,12 +74,18 @@ HandlerFactory Endpoint::binary_handler_factory() {
 }
 
 void Endpoint::configure(ListenerOptions& listener, ProtocolChoice protocol) {
+  if (options_.sasl || !options_.auth_file.empty()) {
+    protocol = options_.protocol;  // pinned by the constructor
+    listener.require_auth = true;
+  }
   listener.handler = protocol == ProtocolChoice::binary ? HandlerFactory() : handler_factory();
   listener.binary_handler = protocol == ProtocolChoice::ascii ? HandlerFactory() : binary_handler_factory();
   listener.name = std::string(protocol_text(protocol));
   // UDP: memcached's 8-byte frame header; with both factories each datagram negotiates.
   if (listener.transport == Transport::udp) listener.framing = detail::memcached_udp_framing();
 }
+
+std::string Endpoint::load_auth_file() { return auth_->load(options_.auth_file); }
 
 detail::CommandCounters& Endpoint::counters(unsigned worker) {
   return counters_[std::min(worker, max_endpoint_workers - 1)];

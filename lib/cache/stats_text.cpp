@@ -55,7 +55,7 @@ std::string general_stats(const Endpoint& endpoint, const LoadTable* loads) {
   stat("max_connections", conns.max_connections);
   for (const ConnectionStatField& c : connection_stat_fields) {
     // memcached's order puts its other lines among the connection counters.
-    if (c.field == &ConnectionStats::bytes_read) for_each_stat(commands, stat);
+    if (c.field == &ConnectionStats::auth_cmds) for_each_stat(commands, stat);
     if (c.field == &ConnectionStats::listen_disabled_num) {
       stat("limit_maxbytes", items.limit_maxbytes);
       stat("accepting_conns", conns.accepting_conns ? 1 : 0);
@@ -158,8 +158,8 @@ std::string settings_stats(const Endpoint& endpoint, int verbosity) {
     stat("tcp_backlog", so->listeners.empty() ? 0 : static_cast<std::uint64_t>(so->listeners.front().backlog));
   }
   stat.line("binding_protocol", protocol_text(o.protocol));
-  stat.line("auth_enabled_sasl", "no");
-  stat.line("auth_enabled_ascii", "no");
+  stat.line("auth_enabled_sasl", o.sasl ? "yes" : "no");
+  stat.line("auth_enabled_ascii", o.auth_file.empty() ? "no" : o.auth_file);
   stat("item_size_max", store.options().item_size_max);
   stat.line("maxconns_fast", "yes");      // over the limit: "ERROR Too many open connections", closed
   stat.line("slab_reassign", "no");       // chunks are not carved from pages, so none move

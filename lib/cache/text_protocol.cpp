@@ -1,3 +1,4 @@
+#include "auth.hpp"
 #include "text_protocol.hpp"
 
 #include <algorithm>
@@ -78,6 +79,7 @@ void TextHandler::out_line(Connection& conn, std::string_view text) {
 }
 
 Action TextHandler::on_input(Connection& conn, std::span<const char> input) {
+  if (!conn.authenticated()) return ascii_login(conn, input, endpoint_.auth_file());  // -Y
   endpoint_.store().maybe_reclaim();
   available_ = input.size();
   Request r;

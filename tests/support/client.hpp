@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -184,6 +185,22 @@ bool eventually(Predicate done, std::chrono::milliseconds limit = 5000ms) {
     }
   }
   return true;
+}
+
+/// A connection to 127.0.0.1:`port`, retried until something listens there (a server
+/// process just started); throws if nothing does within eventually()'s limit.
+inline Client tcp_when_ready(std::uint16_t port) {
+  std::optional<Client> c;
+  eventually([&] {
+    try {
+      c.emplace(Client::tcp(port));
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  });
+  if (!c) throw std::runtime_error("nothing listens on port " + std::to_string(port));
+  return std::move(*c);
 }
 
 }  // namespace connkit::test

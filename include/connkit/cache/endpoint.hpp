@@ -103,6 +103,12 @@ struct EndpointOptions {
   /// handles). The connection that asked is closed without a reply. Empty (the default):
   /// the command answers `ERROR: shutdown not enabled`.
   std::function<void(ShutdownMode)> shutdown;
+  /// Authentication, off by default (docs/cache.md, "Authentication"). Either one makes
+  /// configure() pin the listener to its protocol and require it, as memcached does:
+  /// sasl the binary protocol, auth_file the ascii one (auth_file wins if both are set).
+  bool sasl = false;      ///< -S: SASL PLAIN over the binary protocol
+  std::string sasl_pwdb;  ///< -S: `user:password` lines read at each attempt (MEMCACHED_SASL_PWDB); empty: nobody
+  std::string auth_file;  ///< -Y: `user:password` lines for the ascii login, read by Endpoint::load_auth_file()
 };
 
 /// Storage-command values still arriving, held outside the store (Endpoint::staging_stats()).
@@ -155,6 +161,7 @@ void for_each_stat(const CommandStats& s, F&& f) {
 
 namespace detail {
 struct ClassCommandStats;
+class AuthFile;
 struct CommandCounters;
 class LoadTable;
 class PrefixStats;
@@ -190,7 +197,13 @@ class Endpoint {
   /// (protocol_text()). negotiate sets both factories, so the first byte of each connection
   /// (of each datagram, on UDP) chooses; ascii or binary pins the listener to one. A UDP
   /// listener also gets memcached's 8-byte frame header (docs/cache.md, "UDP").
+  /// With EndpointOptions::auth_file or sasl, the listener requires authentication and
+  /// speaks that protocol only, whatever `protocol` says.
   void configure(ListenerOptions& listener, ProtocolChoice protocol);
+  /// Reads EndpointOptions::auth_file (memcached's authfile_load, at start and on SIGHUP).
+  /// Until a read succeeds nobody can log in; a failed read keeps the users read before.
+  /// Returns memcached's message for a failure, empty on success. Thread-safe.
+  std::string load_auth_file();
   /// The server whose connection stats `stats` reports (optional; call before start()).
   void attach(const Server& server) noexcept { server_ = &server; }
 
@@ -225,6 +238,8 @@ class Endpoint {
   const detail::PrefixStats& prefix_stats() const noexcept { return *prefixes_; }
   /// The bound on staged values, charged by the protocol handlers (internal).
   detail::ValueStaging& staging() noexcept { return *staging_; }
+  /// The users of the ascii login (internal).
+  const detail::AuthFile& auth_file() const noexcept { return *auth_; }
 
  private:
   Store& store_;
@@ -239,6 +254,7 @@ class Endpoint {
   std::unique_ptr<detail::ValueStaging> staging_;       // values whose bytes are still arriving
 
   std::vector<detail::ClassCommandStats> class_totals() const;  // not yet less the baseline
+  std::unique_ptr<detail::AuthFile> auth_;              // -Y's users
 };
 
 /// Workers an Endpoint keeps counters for (worker indexes at or above it share the last slot).
