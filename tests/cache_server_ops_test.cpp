@@ -110,19 +110,7 @@ struct Program {
     return eventually([&] { return err().find(text) != std::string::npos; });
   }
   /// A connection, retried until the server listens (it was just started).
-  Client connect() const {
-    std::optional<Client> c;
-    eventually([&] {
-      try {
-        c.emplace(Client::tcp(port));
-        return true;
-      } catch (const std::exception&) {
-        return false;
-      }
-    });
-    if (!c) throw std::runtime_error("the server does not listen");
-    return std::move(*c);
-  }
+  Client connect() const { return connkit::test::tcp_when_ready(port); }
 
   std::uint16_t port;
   std::string out_path;
@@ -514,7 +502,9 @@ TEST_CASE("cache_server -k locks its memory or warns as memcached does and serve
   locked >> kilobytes;
   const std::string err = server.err();
   if (err.empty()) {
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's mlockall() interceptor does nothing and returns 0
     CHECK(kilobytes > 0);
+#endif
   } else {
     CHECK(err.rfind("warning: -k invalid, mlockall() failed: ", 0) == 0);
   }
