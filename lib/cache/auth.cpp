@@ -115,7 +115,10 @@ bool AuthFile::check(std::string_view user, std::string_view password) const {
   bool ok = false;
   for (const Credential& c : *users) {
     // Every entry is compared, so the time says nothing about which user matched.
-    ok |= same_secret(user, c.user) & same_secret(password, c.password);
+    // Both compared, not short-circuited.
+    const bool user_matches = same_secret(user, c.user);
+    const bool password_matches = same_secret(password, c.password);
+    ok |= user_matches & password_matches;
   }
   return ok;
 }
